@@ -1,0 +1,149 @@
+"""Shared building blocks of the stack configuration: strict models, Kubernetes quantities, errors.
+
+Every config section is a pydantic model that forbids unknown keys, so a typo in a stack file is an
+error rather than a silently ignored setting. Validation errors are turned into one `ConfigError`
+that names the full config key (`nexus-platform:postgresClusters.orders.storageSize`), the value
+that was given and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, Any
+
+import pulumi
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PROJECT = "nexus-platform"
+
+
+class ConfigError(pulumi.RunError):
+    """Invalid stack configuration. A RunError, so Pulumi prints the message without a stack trace."""
+
+
+class Environment(str, Enum):
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class StrictModel(BaseModel):
+    """Base of every config section: camelCase keys as in the stack files, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=False)
+
+
+# --- Kubernetes quantities -------------------------------------------------------------------------
+
+_BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL_SUFFIXES = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+_QUANTITY = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
+_STORAGE = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
+_CPU = re.compile(r"^([0-9]+(\.[0-9]{1,3})?|[1-9][0-9]*m)$")
+
+
+def quantity_to_number(quantity: str) -> Decimal:
+    """The value of a Kubernetes quantity in base units (bytes, cores): `1Gi` -> 1073741824, `500m` -> 0.5."""
+    match = _QUANTITY.match(quantity)
+    if not match:
+        raise ValueError(f"{quantity!r} is not a Kubernetes quantity")
+    number, suffix = Decimal(match["number"]), match["suffix"] or ""
+    if suffix == "m":
+        return number / 1000
+    return number * (_BINARY_SUFFIXES.get(suffix) or _DECIMAL_SUFFIXES[suffix])
+
+
+def _memory(value: str) -> str:
+    if not _QUANTITY.match(value) or value.endswith("m"):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes memory quantity: use a number with a binary suffix "
+            "such as 512Mi or 2Gi (not '2GB' or '2g')"
+        )
+    return value
+
+
+def _storage(value: str) -> str:
+    if not _STORAGE.match(value):
+        raise ValueError(
+            f"{value!r} is not a storage size: use a whole number of Mi, Gi or Ti such as 20Gi "
+            "(not '20GB', '20G' or '20gi')"
+        )
+    return value
+
+
+def _cpu(value: str | int | float) -> str:
+    text = str(value)
+    if not _CPU.match(text):
+        raise ValueError(f"{text!r} is not a Kubernetes CPU quantity: use cores (0.5, 2) or millicores (500m)")
+    return text
+
+
+MemoryQuantity = Annotated[str, AfterValidator(_memory)]
+StorageSize = Annotated[str, AfterValidator(_storage)]
+CpuQuantity = Annotated[str | int | float, AfterValidator(_cpu)]
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS label: lowercase letters, digits and '-', starting and ending "
+            "with a letter or digit, at most 63 characters"
+        )
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+ReplicaCount = Annotated[int, Field(ge=0, strict=True)]
+
+
+class ResourceAmounts(StrictModel):
+    cpu: CpuQuantity
+    memory: MemoryQuantity
+
+
+class Resources(StrictModel):
+    """Container requests and limits; requests may not exceed limits."""
+
+    requests: ResourceAmounts
+    limits: ResourceAmounts
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        for field in ("cpu", "memory"):
+            request, limit = getattr(self.requests, field), getattr(self.limits, field)
+            if quantity_to_number(str(request)) > quantity_to_number(str(limit)):
+                raise ValueError(f"requests.{field} ({request}) may not exceed limits.{field} ({limit})")
+        return self
+
+    def to_kubernetes(self) -> dict[str, dict[str, str]]:
+        return {
+            "requests": {"cpu": str(self.requests.cpu), "memory": self.requests.memory},
+            "limits": {"cpu": str(self.limits.cpu), "memory": self.limits.memory},
+        }
+
+
+# --- Error reporting -------------------------------------------------------------------------------
+
+
+def _describe(value: Any) -> str:
+    return repr(value) if not isinstance(value, dict | list) else f"{type(value).__name__} {value!r}"[:200]
+
+
+def config_error(key: str, error: ValidationError) -> ConfigError:
+    """One ConfigError listing every problem as `nexus-platform:<key>.<path> = <value>: <what is allowed>`."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        path = ".".join(str(part) for part in problem["loc"] if not str(part).startswith("function-"))
+        full_key = f"{PROJECT}:" + ".".join(part for part in (key, path) if part)
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"{full_key}: unknown key (check its spelling against Pulumi.yaml's config section)")
+        elif problem["type"] == "missing":
+            lines.append(f"{full_key}: required but not set")
+        else:
+            lines.append(f"{full_key} = {_describe(problem.get('input'))}: {message}")
+    return ConfigError("invalid stack configuration:\n  " + "\n  ".join(lines))

@@ -1,0 +1,1 @@
+"""Shared test machinery: Helm rendering, Kubernetes schema validation, Pulumi mocks."""
