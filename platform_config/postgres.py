@@ -55,7 +55,9 @@ class PostgresExposure(StrictModel):
 
 
 def _default_resources() -> Resources:
-    return Resources.model_validate({"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}})
+    return Resources.model_validate(
+        {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+    )
 
 
 class PostgresClusterConfig(StrictModel):

@@ -6,9 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
-
 from pulumi.runtime import config as runtime_config
+from pydantic import Field, ValidationError, field_validator
 
 from .base import PROJECT, ConfigError, DnsLabel, Environment, StrictModel, config_error
 from .core_pipeline import CorePipelineConfig

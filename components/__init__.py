@@ -1,0 +1,1 @@
+"""One Pulumi ComponentResource per deployable system, plus the small pieces they share."""

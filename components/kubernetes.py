@@ -1,0 +1,50 @@
+"""The stack's Kubernetes provider and the namespaces components create."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from platform_config.kubernetes import KubernetesTarget
+
+PART_OF = "nexus-platform"
+
+
+def create_provider(stack: str, target: KubernetesTarget) -> k8s.Provider:
+    """One explicit provider per stack: every component gets it, so nothing falls back to whatever
+    cluster the ambient kubeconfig happens to point at when the stack config names one."""
+    return k8s.Provider(
+        f"{stack}-kubernetes",
+        kubeconfig=target.kubeconfig,
+        context=target.context,
+        render_yaml_to_directory=target.renderYamlToDirectory,
+        # Server-side apply gives field-level ownership and the API server's own diff in previews.
+        enable_server_side_apply=True,
+    )
+
+
+def standard_labels(component: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    return {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/component": component, **(extra or {})}
+
+
+def create_namespace(
+    resource_name: str,
+    namespace: str,
+    component: str,
+    *,
+    holds_data: bool,
+    delete_data_on_destroy: bool,
+    opts: pulumi.ResourceOptions,
+    labels: Mapping[str, str] | None = None,
+) -> k8s.core.v1.Namespace:
+    """A namespace owned by one component. Deleting a namespace deletes the PVCs inside it, so a
+    namespace that holds data is left in the cluster on `pulumi destroy` unless the stack opts out
+    with `deleteDataOnDestroy: true`."""
+    retain = holds_data and not delete_data_on_destroy
+    return k8s.core.v1.Namespace(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels=standard_labels(component, labels)),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=retain)),
+    )

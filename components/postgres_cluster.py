@@ -1,0 +1,250 @@
+"""PostgresCluster: the upstream Bitnami PostgreSQL chart (16.7.26) with writer and reader endpoints.
+
+Facts about chart 16.7.26 this component relies on (tests/unit/test_postgres_cluster.py pins them):
+- with `fullnameOverride: F` and `architecture: replication`, the primary StatefulSet and its Service
+  are `F-primary`, the read replicas' are `F-read`; headless services add `-hl`;
+- `auth.existingSecret` is read with the keys `postgres-password` (admin), `password` (the user in
+  `auth.username`) and `replication-password`;
+- image coordinates are `image.{registry,repository,tag}`, and a non-Bitnami repository (the
+  `bitnamilegacy` one) is accepted only with `global.security.allowInsecureImages`.
+
+The chart always runs in `replication` architecture, with zero read replicas when none are asked for:
+the standalone architecture names its StatefulSet `F` instead of `F-primary`, so scaling from 0 to 1
+replica would replace the primary and orphan its volume. With zero replicas the reader endpoint is the
+writer, so consumers need no special case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from platform_config.postgres import PostgresChartSource, PostgresClusterConfig
+
+from .endpoints import DatabaseEndpoint
+from .helm import deploy_chart
+from .kubernetes import create_namespace, standard_labels
+from .secrets import connection_url, generated_password, password_or_generated
+
+POSTGRES_PORT = 5432
+ADMIN_USER = "postgres"
+# Secret keys chart 16.7.26 reads from auth.existingSecret (auth.secretKeys.* defaults).
+ADMIN_PASSWORD_KEY = "postgres-password"
+USER_PASSWORD_KEY = "password"
+REPLICATION_PASSWORD_KEY = "replication-password"
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+EXTERNAL_DNS_ANNOTATION = "external-dns.alpha.kubernetes.io/hostname"
+
+
+@dataclass(frozen=True)
+class PostgresClusterArgs:
+    config: PostgresClusterConfig
+    chart_source: PostgresChartSource
+    delete_data_on_destroy: bool = False
+
+    @property
+    def namespace(self) -> str:
+        return self.config.namespace or "postgres"
+
+
+def service_names(fullname: str) -> tuple[str, str]:
+    """(writer service, reader-replicas service) as chart 16.7.26 names them in replication architecture."""
+    return f"{fullname}-primary", f"{fullname}-read"
+
+
+def chart_values(name: str, config: PostgresClusterConfig, secret_name: str) -> dict:
+    """The values handed to the Bitnami chart. Pure, so render tests can feed the very same dict to helm."""
+    fullname = f"{name}-postgresql"
+    node_selector = {INSTANCE_TYPE_LABEL: config.instanceType} if config.instanceType else {}
+    anti_affinity = "" if config.podAntiAffinity == "none" else config.podAntiAffinity
+    resources = config.resources.to_kubernetes()
+
+    def service(hostname: str | None) -> dict:
+        if not (config.expose.enabled and hostname):
+            return {"type": "ClusterIP"}
+        return {"type": "LoadBalancer", "annotations": {EXTERNAL_DNS_ANNOTATION: hostname}}
+
+    def persistence() -> dict:
+        return {
+            "enabled": True,
+            "size": config.storageSize,
+            **({"storageClass": config.storageClass} if config.storageClass else {}),
+        }
+
+    def image(repository: str, tag: str) -> dict:
+        return {"registry": config.image.registry, "repository": repository, "tag": tag}
+
+    hostname = config.expose.hostname
+    auth = {
+        "enablePostgresUser": True,
+        "database": config.database,
+        "existingSecret": secret_name,
+        "secretKeys": {
+            "adminPasswordKey": ADMIN_PASSWORD_KEY,
+            "userPasswordKey": USER_PASSWORD_KEY,
+            "replicationPasswordKey": REPLICATION_PASSWORD_KEY,
+        },
+    }
+    if config.username != ADMIN_USER:
+        auth["username"] = config.username
+    return {
+        "fullnameOverride": fullname,
+        "architecture": "replication",
+        "global": {"security": {"allowInsecureImages": True}},
+        "image": image(config.image.repository, config.image.tag),
+        "auth": auth,
+        "primary": {
+            "resources": resources,
+            "nodeSelector": node_selector,
+            "podAntiAffinityPreset": anti_affinity,
+            "pdb": {"create": config.podDisruptionBudget},
+            "persistence": persistence(),
+            "service": service(hostname),
+        },
+        "readReplicas": {
+            "replicaCount": config.readReplicaCount,
+            "resources": resources,
+            "nodeSelector": node_selector,
+            "podAntiAffinityPreset": anti_affinity,
+            "pdb": {"create": config.podDisruptionBudget and config.is_replicated},
+            "persistence": persistence(),
+            "service": service(f"reader-{hostname}" if hostname else None),
+        },
+        "metrics": {
+            "enabled": config.metrics,
+            "image": image(config.image.exporterRepository, config.image.exporterTag),
+        },
+        "networkPolicy": {"enabled": config.networkPolicy},
+    }
+
+
+class PostgresCluster(pulumi.ComponentResource):
+    """A Bitnami PostgreSQL cluster in its own namespace, with generated credentials in a Secret."""
+
+    writer_host: pulumi.Output[str]
+    writer_port: pulumi.Output[int]
+    reader_host: pulumi.Output[str]
+    reader_port: pulumi.Output[int]
+    database: pulumi.Output[str]
+    username: pulumi.Output[str]
+    namespace: pulumi.Output[str]
+    password_secret_name: pulumi.Output[str]
+    password_secret_key: pulumi.Output[str]
+    password: pulumi.Output[str]
+    writer_url: pulumi.Output[str]
+    reader_url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: PostgresClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("nexus:postgres:PostgresCluster", name, None, opts)
+        child_opts = pulumi.ResourceOptions(parent=self)
+        config = args.config
+
+        namespace = create_namespace(
+            f"{name}-namespace",
+            args.namespace,
+            "postgresql",
+            holds_data=True,
+            delete_data_on_destroy=args.delete_data_on_destroy,
+            opts=child_opts,
+        )
+        admin_password = generated_password(f"{name}-admin-password", child_opts)
+        user_password = (
+            admin_password
+            if config.username == ADMIN_USER
+            else password_or_generated(
+                config.password.get_secret_value() if config.password else None, f"{name}-user-password", child_opts
+            )
+        )
+        replication_password = generated_password(f"{name}-replication-password", child_opts)
+
+        secret_name = f"{name}-postgresql-credentials"
+        credentials = k8s.core.v1.Secret(
+            f"{name}-credentials",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=secret_name, namespace=namespace.metadata.name, labels=standard_labels("postgresql")
+            ),
+            type="Opaque",
+            string_data={
+                ADMIN_PASSWORD_KEY: admin_password,
+                USER_PASSWORD_KEY: user_password,
+                REPLICATION_PASSWORD_KEY: replication_password,
+            },
+            opts=child_opts,
+        )
+
+        self.chart = deploy_chart(
+            f"{name}-postgresql",
+            chart=args.chart_source.chart,
+            version=None if args.chart_source.path else args.chart_source.version,
+            release_name=f"{name}-postgresql",
+            namespace=namespace.metadata.name,
+            values=chart_values(name, config, secret_name),
+            depends_on=[credentials],
+            opts=child_opts,
+        )
+
+        writer_service, reader_service = service_names(f"{name}-postgresql")
+        domain = f"{args.namespace}.svc.cluster.local"
+        writer = f"{writer_service}.{domain}"
+        reader = f"{reader_service}.{domain}" if config.is_replicated else writer
+        # Hosts resolve only once the chart's Services exist: consumers that wait on them wait on the chart.
+        self.writer_host = self.chart.resources.apply(lambda _: writer)
+        self.reader_host = self.chart.resources.apply(lambda _: reader)
+        self.writer_port = pulumi.Output.from_input(POSTGRES_PORT)
+        self.reader_port = pulumi.Output.from_input(POSTGRES_PORT)
+        self.database = pulumi.Output.from_input(config.database)
+        self.username = pulumi.Output.from_input(config.username)
+        self.namespace = namespace.metadata.name
+        self.password_secret_name = credentials.metadata.name
+        self.password_secret_key = pulumi.Output.from_input(
+            ADMIN_PASSWORD_KEY if config.username == ADMIN_USER else USER_PASSWORD_KEY
+        )
+        self.password = user_password
+        self.writer_url = connection_url(
+            "postgresql", config.username, user_password, self.writer_host, POSTGRES_PORT, config.database
+        )
+        self.reader_url = connection_url(
+            "postgresql", config.username, user_password, self.reader_host, POSTGRES_PORT, config.database
+        )
+        self.register_outputs(self.outputs())
+
+    def writer(self) -> DatabaseEndpoint:
+        """The primary: for anything that writes."""
+        return self._endpoint(self.writer_host, self.writer_port, self.writer_url)
+
+    def reader(self) -> DatabaseEndpoint:
+        """The read replicas (the primary when there are none): for anything that only reads."""
+        return self._endpoint(self.reader_host, self.reader_port, self.reader_url)
+
+    def _endpoint(
+        self, host: pulumi.Output[str], port: pulumi.Output[int], url: pulumi.Output[str]
+    ) -> DatabaseEndpoint:
+        return DatabaseEndpoint(
+            host=host,
+            port=port,
+            database=self.database,
+            username=self.username,
+            namespace=self.namespace,
+            secret_name=self.password_secret_name,
+            secret_key=self.password_secret_key,
+            password=self.password,
+            url=url,
+        )
+
+    def outputs(self) -> dict[str, pulumi.Output]:
+        """The app-team contract for one cluster (see README, 'Stack outputs')."""
+        return {
+            "writerHost": self.writer_host,
+            "writerPort": self.writer_port,
+            "readerHost": self.reader_host,
+            "readerPort": self.reader_port,
+            "database": self.database,
+            "username": self.username,
+            "namespace": self.namespace,
+            "passwordSecretName": self.password_secret_name,
+            "passwordSecretKey": self.password_secret_key,
+            "writerUrl": self.writer_url,
+            "readerUrl": self.reader_url,
+        }

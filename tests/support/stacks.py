@@ -1,0 +1,143 @@
+"""Run the real Pulumi program (`__main__.py`) under Pulumi's mocks, for one stack's configuration.
+
+`run_stack("prod")` loads `Pulumi.prod.yaml`, applies overrides, runs the program with mocked resource
+registration and returns every resource it registered (type, name, resolved inputs) and its stack
+outputs, with the set of output paths that are Pulumi secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pulumi
+import yaml
+from pulumi.runtime import config as runtime_config
+
+from platform_config import PROJECT
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MAIN = REPO_ROOT / "__main__.py"
+STACKS = ("dev", "staging", "prod")
+# Secret stack config the committed stack files cannot carry (encrypted per stack by `pulumi config set
+# --secret`); tests supply them the way an operator would.
+TEST_SECRETS: dict[str, str] = {}
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The stack file's `nexus-platform:` keys, prefix removed."""
+    document = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
+    prefix = f"{PROJECT}:"
+    return {k.removeprefix(prefix): v for k, v in (document.get("config") or {}).items() if k.startswith(prefix)}
+
+
+def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Overrides win; nested mappings merge; a value of None removes the key."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+@dataclass
+class MockedResource:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+
+
+@dataclass
+class StackRun:
+    resources: list[MockedResource]
+    outputs: dict[str, Any]
+    secret_paths: set[str] = field(default_factory=set)
+
+    def of_type(self, type_token: str) -> list[MockedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def named(self, name: str) -> MockedResource:
+        found = [r for r in self.resources if r.name == name]
+        assert len(found) == 1, f"expected one resource named {name!r}, found {len(found)}: {self.names()}"
+        return found[0]
+
+    def names(self) -> list[str]:
+        return sorted(r.name for r in self.resources)
+
+    def charts(self) -> dict[str, MockedResource]:
+        """Helm v4 Chart resources by Pulumi resource name."""
+        return {r.name: r for r in self.of_type("kubernetes:helm.sh/v4:Chart")}
+
+    def is_secret(self, path: str) -> bool:
+        """True when the output at `a.b.c` (or an enclosing output) is a Pulumi secret."""
+        parts = path.split(".")
+        return any(".".join(parts[:i]) in self.secret_paths for i in range(1, len(parts) + 1))
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records every registration; gives generated values (passwords) recognisable fake results."""
+
+    def __init__(self) -> None:
+        self.resources: list[MockedResource] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        outputs = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = f"generated-{args.name}"
+        self.resources.append(MockedResource(args.typ, args.name, dict(args.inputs)))
+        return [f"{args.name}-id", outputs]
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+async def _resolve(value: Any, path: str, secrets: set[str]) -> Any:
+    if isinstance(value, pulumi.Output):
+        if await value.is_secret():
+            secrets.add(path)
+        return await _resolve(await value.future(), path, secrets)
+    if isinstance(value, Mapping):
+        return {k: await _resolve(v, f"{path}.{k}" if path else str(k), secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [await _resolve(v, f"{path}.{i}", secrets) for i, v in enumerate(value)]
+    return value
+
+
+def encode_config(config: Mapping[str, Any]) -> dict[str, str]:
+    """Stack config as the Pulumi engine hands it to a program: strings, structured values as JSON."""
+    return {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+
+def run_stack(stack: str, overrides: Mapping[str, Any] | None = None, preview: bool = False) -> StackRun:
+    """Run `__main__.py` under mocks with `Pulumi.<stack>.yaml` (plus overrides) as its config."""
+    config = deep_merge({**stack_config(stack), **TEST_SECRETS}, overrides or {})
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview)
+    runtime_config.set_all_config(encode_config(config), secret_keys=[f"{PROJECT}:{k}" for k in TEST_SECRETS])
+    exports: dict[str, Any] = {}
+    resolved: dict[str, Any] = {}
+    secrets: set[str] = set()
+
+    @pulumi.runtime.test
+    def program():
+        with mock.patch.object(pulumi, "export", exports.__setitem__):
+            runpy.run_path(str(MAIN), run_name="__main__")
+
+        async def resolve_outputs():
+            resolved.update(await _resolve(exports, "", secrets))
+
+        return asyncio.ensure_future(resolve_outputs())
+
+    program()
+    return StackRun(resources=mocks.resources, outputs=resolved, secret_paths=secrets)
