@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import pulumi
@@ -23,7 +23,7 @@ class ConfigError(pulumi.RunError):
     """Invalid stack configuration. A RunError, so Pulumi prints the message without a stack trace."""
 
 
-class Environment(str, Enum):
+class Environment(StrEnum):
     DEV = "dev"
     STAGING = "staging"
     PROD = "prod"
