@@ -27,6 +27,7 @@ from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart
 from .kubernetes import create_namespace, standard_labels
 from .secrets import connection_url, generated_password, password_or_generated
+from .storage import StorageGuard
 
 POSTGRES_PORT = 5432
 ADMIN_USER = "postgres"
@@ -120,6 +121,14 @@ def chart_values(name: str, config: PostgresClusterConfig, secret_name: str) -> 
     }
 
 
+def storage_claims(name: str, config: PostgresClusterConfig) -> dict[str, str]:
+    """Requested size per claim the chart's StatefulSets create (`data-<statefulset>-<ordinal>`)."""
+    primary, read = service_names(f"{name}-postgresql")
+    claims = {f"data-{primary}-0": config.storageSize}
+    claims.update({f"data-{read}-{ordinal}": config.storageSize for ordinal in range(config.readReplicaCount)})
+    return claims
+
+
 class PostgresCluster(pulumi.ComponentResource):
     """A Bitnami PostgreSQL cluster in its own namespace, with generated credentials in a Secret."""
 
@@ -174,6 +183,7 @@ class PostgresCluster(pulumi.ComponentResource):
             opts=child_opts,
         )
 
+        storage_guard = StorageGuard(f"{name}-storage", claims=storage_claims(name, config), opts=child_opts)
         self.chart = deploy_chart(
             f"{name}-postgresql",
             chart=args.chart_source.chart,
@@ -181,7 +191,7 @@ class PostgresCluster(pulumi.ComponentResource):
             release_name=f"{name}-postgresql",
             namespace=namespace.metadata.name,
             values=chart_values(name, config, secret_name),
-            depends_on=[credentials],
+            depends_on=[credentials, storage_guard],
             opts=child_opts,
         )
 

@@ -1,0 +1,56 @@
+"""StorageGuard: refuse, at preview time, any change that would shrink persistent storage.
+
+Kubernetes refuses to shrink a PVC, and a chart change that re-creates a claim loses its data. Neither
+shows up as a clear error in `pulumi preview`. The guard is a tiny Pulumi dynamic resource whose inputs
+are the requested sizes of a component's claims; its `check` compares them with the sizes last deployed
+(the engine hands it the previous inputs) and fails the preview, before anything is applied, naming the
+claim, both sizes and what to do instead. Growing is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
+
+from platform_config.base import quantity_to_number
+
+
+def storage_change_problems(previous: Mapping[str, str], requested: Mapping[str, str]) -> list[str]:
+    """One message per claim whose requested size is smaller than what is deployed."""
+    problems = []
+    for claim, size in sorted(requested.items()):
+        deployed = previous.get(claim)
+        if deployed is not None and quantity_to_number(size) < quantity_to_number(deployed):
+            problems.append(
+                f"storage for {claim!r} would shrink from {deployed} to {size}: a volume cannot be shrunk without "
+                f"losing its data. Keep it at {deployed} or more (to move to a smaller volume, back up, create "
+                "a new claim and restore)."
+            )
+    return problems
+
+
+class _StorageGuardProvider(ResourceProvider):
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        problems = storage_change_problems(_olds.get("claims") or {}, news.get("claims") or {})
+        return CheckResult(news, [CheckFailure("claims", problem) for problem in problems])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(id_="storage-guard", outs=props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=olds.get("claims") != news.get("claims"), replaces=[], delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=news)
+
+
+class StorageGuard(pulumi.dynamic.Resource):
+    """Records the requested size of each claim (`{"claim id": "10Gi"}`) and refuses shrinking ones."""
+
+    claims: pulumi.Output[dict[str, str]]
+
+    def __init__(self, name: str, claims: Mapping[str, str], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(_StorageGuardProvider(), name, {"claims": dict(claims)}, opts)
