@@ -56,6 +56,27 @@ class MockedResource:
     type: str
     name: str
     inputs: dict[str, Any]
+    # Input paths (`stringData`, `values.auth`) the program marked secret.
+    secret_inputs: set[str] = field(default_factory=set)
+
+    def is_secret_input(self, path: str) -> bool:
+        parts = path.split(".")
+        return any(".".join(parts[:i]) in self.secret_inputs for i in range(1, len(parts) + 1))
+
+
+_SECRET_SIGNATURE = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
+
+
+def _unwrap_secrets(value: Any, path: str, secrets: set[str]) -> Any:
+    """The mock monitor hands inputs over with Pulumi's secret envelopes; record where they were."""
+    if isinstance(value, Mapping):
+        if value.get(_SECRET_SIGNATURE[0]) == _SECRET_SIGNATURE[1]:
+            secrets.add(path)
+            return _unwrap_secrets(value.get("value"), path, secrets)
+        return {k: _unwrap_secrets(v, f"{path}.{k}" if path else str(k), secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(v, f"{path}.{i}", secrets) for i, v in enumerate(value)]
+    return value
 
 
 @dataclass
@@ -95,7 +116,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = f"generated-{args.name}"
-        self.resources.append(MockedResource(args.typ, args.name, dict(args.inputs)))
+        secret_inputs: set[str] = set()
+        inputs = _unwrap_secrets(dict(args.inputs), "", secret_inputs)
+        self.resources.append(MockedResource(args.typ, args.name, inputs, secret_inputs))
         return [f"{args.name}-id", outputs]
 
     def call(self, args: pulumi.runtime.MockCallArgs):

@@ -1,0 +1,106 @@
+"""Stack configuration is validated once, up front: every committed stack passes, and each kind of
+bad input stops the program with a message naming the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from platform_config import ConfigError, Environment, load_platform_config
+from tests.support.stacks import STACKS, deep_merge, run_stack, stack_config
+
+pytestmark = pytest.mark.unit
+
+
+def config_with(stack: str, overrides: dict) -> dict:
+    return deep_merge(stack_config(stack), overrides)
+
+
+def rejection(overrides: dict, stack: str = "dev") -> str:
+    with pytest.raises(ConfigError) as raised:
+        load_platform_config(config_with(stack, overrides))
+    return str(raised.value)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_committed_stack_passes_validation(stack):
+    config = load_platform_config(stack_config(stack))
+    assert config.environment == Environment(stack)
+
+
+def test_an_unknown_environment_is_rejected_with_the_allowed_ones():
+    message = rejection({"environment": "qa"})
+    assert "nexus-platform:environment = 'qa'" in message
+    assert "'dev', 'staging' or 'prod'" in message
+
+
+def test_a_negative_replica_count_is_rejected():
+    message = rejection({"postgresClusters": {"orders": {"readReplicaCount": -1}}})
+    assert "nexus-platform:postgresClusters.orders.readReplicaCount = -1" in message
+    assert "greater than or equal to 0" in message
+
+
+def test_a_fractional_replica_count_is_rejected():
+    message = rejection({"postgresClusters": {"orders": {"readReplicaCount": 1.5}}})
+    assert "postgresClusters.orders.readReplicaCount = 1.5" in message
+
+
+def test_a_replica_count_of_the_wrong_type_is_rejected():
+    message = rejection({"postgresClusters": {"orders": {"readReplicaCount": "two"}}})
+    assert "postgresClusters.orders.readReplicaCount = 'two'" in message
+
+
+@pytest.mark.parametrize("size", ["20GB", "20G", "20gi", "-5Gi", "0Gi", "twenty"])
+def test_a_malformed_storage_size_is_rejected_with_an_example_of_a_good_one(size):
+    message = rejection({"postgresClusters": {"orders": {"storageSize": size}}})
+    assert f"postgresClusters.orders.storageSize = '{size}'" in message
+    assert "such as 20Gi" in message
+
+
+def test_a_malformed_memory_quantity_is_rejected():
+    message = rejection({"postgresClusters": {"orders": {"resources": {"limits": {"cpu": "1", "memory": "2GB"}}}}})
+    assert "postgresClusters.orders.resources.limits.memory = '2GB'" in message
+
+
+def test_requests_above_limits_are_rejected():
+    message = rejection(
+        {"postgresClusters": {"orders": {"resources": {"requests": {"cpu": "2", "memory": "1Gi"}}}}}, stack="dev"
+    )
+    assert "requests.cpu (2) may not exceed limits.cpu (500m)" in message
+
+
+def test_an_unknown_top_level_key_is_rejected():
+    message = rejection({"postgresClusterz": {}})
+    assert "nexus-platform:postgresClusterz: unknown key" in message
+
+
+def test_an_unknown_nested_key_is_rejected():
+    message = rejection({"postgresClusters": {"orders": {"readReplicas": 2}}})
+    assert "nexus-platform:postgresClusters.orders.readReplicas: unknown key" in message
+
+
+def test_a_stack_without_the_orders_cluster_is_rejected():
+    config = stack_config("dev") | {"postgresClusters": {"reporting": {}}}
+    with pytest.raises(ConfigError) as raised:
+        load_platform_config(config)
+    message = str(raised.value)
+    assert "must define the 'orders' cluster" in message
+
+
+def test_a_missing_environment_is_reported_as_required():
+    message = rejection({"environment": None})
+    assert "nexus-platform:environment: required but not set" in message
+
+
+def test_exposure_without_a_hostname_is_rejected():
+    message = rejection({"postgresClusters": {"orders": {"expose": {"enabled": True}}}})
+    assert "expose.hostname is not set" in message
+
+
+def test_every_problem_is_reported_at_once():
+    message = rejection({"environment": "qa", "postgresClusters": {"orders": {"storageSize": "1TB"}}})
+    assert "environment" in message and "storageSize" in message
+
+
+def test_the_program_stops_before_registering_anything_on_bad_config():
+    with pytest.raises(ConfigError, match="readReplicaCount"):
+        run_stack("prod", {"postgresClusters": {"orders": {"readReplicaCount": -2}}})
