@@ -27,7 +27,7 @@ from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart
 from .kubernetes import create_namespace, standard_labels
 from .secrets import connection_url, generated_password, password_or_generated
-from .storage import StorageGuard
+from .storage import StorageGuard, grow_claims, keep_claim_templates
 
 POSTGRES_PORT = 5432
 ADMIN_USER = "postgres"
@@ -183,7 +183,8 @@ class PostgresCluster(pulumi.ComponentResource):
             opts=child_opts,
         )
 
-        storage_guard = StorageGuard(f"{name}-storage", claims=storage_claims(name, config), opts=child_opts)
+        claims = storage_claims(name, config)
+        storage_guard = StorageGuard(f"{name}-storage", claims=claims, opts=child_opts)
         self.chart = deploy_chart(
             f"{name}-postgresql",
             chart=args.chart_source.chart,
@@ -192,7 +193,13 @@ class PostgresCluster(pulumi.ComponentResource):
             namespace=namespace.metadata.name,
             values=chart_values(name, config, secret_name),
             depends_on=[credentials, storage_guard],
-            opts=child_opts,
+            opts=pulumi.ResourceOptions(parent=self, transforms=[keep_claim_templates]),
+        )
+        grow_claims(
+            f"{name}-volume",
+            namespace.metadata.name,
+            claims,
+            pulumi.ResourceOptions(parent=self, depends_on=[self.chart]),
         )
 
         writer_service, reader_service = service_names(f"{name}-postgresql")

@@ -20,6 +20,8 @@ from unittest import mock
 import pulumi
 import yaml
 from pulumi.runtime import config as runtime_config
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.proto import callback_pb2
 
 from platform_config import PROJECT
 
@@ -84,6 +86,8 @@ class StackRun:
     resources: list[MockedResource]
     outputs: dict[str, Any]
     secret_paths: set[str] = field(default_factory=set)
+    # Resource transforms the program registered (functions), e.g. on its Helm charts.
+    transforms: list[Any] = field(default_factory=list)
 
     def of_type(self, type_token: str) -> list[MockedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -125,6 +129,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}
 
 
+class RecordingCallbacks:
+    """Stands in for the engine's callback server, which mocks lack, so resource transforms can be
+    registered; records which transforms the program asked for."""
+
+    def __init__(self) -> None:
+        self.transforms: list[Any] = []
+
+    def register_transform(self, transform: Any) -> callback_pb2.Callback:
+        self.transforms.append(transform)
+        return callback_pb2.Callback(token=f"transform-{len(self.transforms)}", target="mock")
+
+
 async def _resolve(value: Any, path: str, secrets: set[str]) -> Any:
     if isinstance(value, pulumi.Output):
         if await value.is_secret():
@@ -147,6 +163,8 @@ def run_stack(stack: str, overrides: Mapping[str, Any] | None = None, preview: b
     config = deep_merge({**stack_config(stack), **TEST_SECRETS}, overrides or {})
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview)
+    callbacks = RecordingCallbacks()
+    runtime_settings.SETTINGS.callbacks = callbacks
     runtime_config.set_all_config(encode_config(config), secret_keys=[f"{PROJECT}:{k}" for k in TEST_SECRETS])
     exports: dict[str, Any] = {}
     resolved: dict[str, Any] = {}
@@ -163,4 +181,4 @@ def run_stack(stack: str, overrides: Mapping[str, Any] | None = None, preview: b
         return asyncio.ensure_future(resolve_outputs())
 
     program()
-    return StackRun(resources=mocks.resources, outputs=resolved, secret_paths=secrets)
+    return StackRun(resources=mocks.resources, outputs=resolved, secret_paths=secrets, transforms=callbacks.transforms)
