@@ -8,49 +8,26 @@ outputs, with the set of output paths that are Pulumi secrets.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pulumi
-import yaml
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.proto import callback_pb2
 
+from ops.stackfiles import REPO_ROOT, deep_merge, stack_config
 from platform_config import PROJECT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MAIN = REPO_ROOT / "__main__.py"
 STACKS = ("dev", "staging", "prod")
 # Secret stack config the committed stack files cannot carry (encrypted per stack by `pulumi config set
 # --secret`); tests supply them the way an operator would.
 TEST_SECRETS: dict[str, str] = {}
-
-
-def stack_config(stack: str) -> dict[str, Any]:
-    """The stack file's `nexus-platform:` keys, prefix removed."""
-    document = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
-    prefix = f"{PROJECT}:"
-    return {k.removeprefix(prefix): v for k, v in (document.get("config") or {}).items() if k.startswith(prefix)}
-
-
-def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Overrides win; nested mappings merge; a value of None removes the key."""
-    merged = copy.deepcopy(dict(base))
-    for key, value in overrides.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 @dataclass
