@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.fluxion_tenant import FluxionTenant, FluxionTenantArgs
 from components.kubernetes import create_provider
 from components.postgres_cluster import PostgresCluster, PostgresClusterArgs
 from platform_config import read_stack_config
@@ -27,6 +28,15 @@ postgres = {
 # Order platform (issue 5)
 
 # FluxionDB tenants (issue 6)
+fluxion_tenants = {
+    tenant.id: FluxionTenant(
+        tenant.name,
+        FluxionTenantArgs(tenant, config.fluxion.defaults, delete_data_on_destroy=config.deleteDataOnDestroy),
+        opts=deploy,
+    )
+    for tenant in config.fluxion.tenants
+}
 
 pulumi.export("environment", config.environment.value)
 pulumi.export("postgres", {name: cluster.outputs() for name, cluster in postgres.items()})
+pulumi.export("fluxion", {"tenants": {tid: tenant.outputs() for tid, tenant in fluxion_tenants.items()}})

@@ -1,0 +1,255 @@
+"""FluxionTenant: one FluxionDB instance (our chart `charts/fluxiondb`) in its own namespace, per tenant.
+
+What the component owns, and why it owns it rather than the chart:
+- the namespace `fluxiondb-<id>`, with a ResourceQuota and LimitRange sized from the tenant's RAM, and
+  (when the stack asks for network policies) a default-deny NetworkPolicy, so the namespace keeps one
+  even while the tenant is deprovisioned;
+- the PersistentVolumeClaim, handed to the chart as `persistence.existingClaim`: growing RAM grows the
+  claim in place (pulumi-kubernetes patches `spec.resources`, the storage class expands the volume), a
+  StorageGuard refuses a shrink at preview, and the claim and namespace are retained on delete, so
+  removing a tenant from the stack never deletes its data unless the tenant says `deleteData: true`
+  (or the stack says `deleteDataOnDestroy: true`);
+- the API key (operator-supplied or generated) in a Secret handed to the chart by name, so the key is
+  never a chart value.
+A deprovisioned tenant keeps all of that; only the chart (Deployment, Service, Ingress) goes away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from platform_config.fluxion import FluxionDefaults, TenantConfig
+
+from .helm import deploy_chart, local_chart
+from .kubernetes import create_namespace, standard_labels
+from .secrets import password_or_generated
+from .storage import StorageGuard
+
+COMPONENT = "fluxiondb"
+FLUXIONDB_PORT = 8080
+# Key of the API key inside the tenant's Secret (the chart's `secret.key`).
+API_KEY_SECRET_KEY = "secret-key"
+TENANT_LABEL = "nexus-platform/fluxion-tenant"
+
+
+@dataclass(frozen=True)
+class FluxionTenantArgs:
+    tenant: TenantConfig
+    defaults: FluxionDefaults
+    delete_data_on_destroy: bool = False
+
+
+def keeps_data(tenant: TenantConfig, delete_data_on_destroy: bool) -> bool:
+    """Whether the claim and namespace outlive their removal from the program (retain on delete)."""
+    return not (delete_data_on_destroy or tenant.deleteData)
+
+
+def claim_name(tenant: TenantConfig) -> str:
+    return f"{tenant.name}-data"
+
+
+def secret_name(tenant: TenantConfig) -> str:
+    return f"{tenant.name}-api-key"
+
+
+def in_cluster_host(tenant: TenantConfig) -> str:
+    """The chart's Service is named after the release (`fluxiondb-<id>`), in the namespace of the same name."""
+    return f"{tenant.name}.{tenant.name}.svc.cluster.local"
+
+
+def external_host(tenant: TenantConfig, defaults: FluxionDefaults) -> str | None:
+    return f"{tenant.id}.{defaults.ingress.domain}" if defaults.ingress.enabled else None
+
+
+def container_resources(tenant: TenantConfig) -> dict[str, dict[str, str]]:
+    """Memory request = limit = RAM; CPU from the documented rule (platform_config.fluxion.cpu_for_ram)."""
+    cpu_request, cpu_limit = tenant.cpu
+    return {
+        "requests": {"cpu": cpu_request, "memory": tenant.ram},
+        "limits": {"cpu": cpu_limit, "memory": tenant.ram},
+    }
+
+
+def quota_hard(tenant: TenantConfig) -> dict[str, str]:
+    """The namespace can hold exactly one tenant-sized pod and one tenant-sized volume, and no external ports."""
+    resources = container_resources(tenant)
+    return {
+        "requests.cpu": resources["requests"]["cpu"],
+        "requests.memory": resources["requests"]["memory"],
+        "limits.cpu": resources["limits"]["cpu"],
+        "limits.memory": resources["limits"]["memory"],
+        "requests.storage": tenant.effective_storage,
+        "persistentvolumeclaims": "1",
+        "services.loadbalancers": "0",
+        "services.nodeports": "0",
+    }
+
+
+def limit_range_limits(tenant: TenantConfig) -> list[dict[str, Any]]:
+    """Defaults for any container that names no resources, and the per-object ceilings of the plan."""
+    resources = container_resources(tenant)
+    return [
+        {
+            "type": "Container",
+            "max": resources["limits"],
+            "default": resources["limits"],
+            "defaultRequest": resources["requests"],
+        },
+        {"type": "PersistentVolumeClaim", "max": {"storage": tenant.effective_storage}},
+    ]
+
+
+def _ingress_values(tenant: TenantConfig, defaults: FluxionDefaults) -> dict[str, Any]:
+    host = external_host(tenant, defaults)
+    if host is None:
+        return {"enabled": False}
+    return {
+        "enabled": True,
+        "className": defaults.ingress.className or "",
+        "annotations": dict(defaults.ingress.annotations),
+        "hosts": [{"host": host, "paths": [{"path": "/", "pathType": "Prefix"}]}],
+        "tls": [{"hosts": [host], "secretName": f"{tenant.name}-tls"}],
+    }
+
+
+def chart_values(tenant: TenantConfig, defaults: FluxionDefaults) -> dict[str, Any]:
+    """The values handed to charts/fluxiondb. Pure, so render tests feed helm the very same dict."""
+    client_selector = {"matchLabels": dict(defaults.clientNamespaceLabels)} if defaults.clientNamespaceLabels else {}
+    return {
+        "fullnameOverride": tenant.name,
+        "replicaCount": 1,
+        "image": {"repository": defaults.image.repository, "tag": defaults.image.tag},
+        "resources": container_resources(tenant),
+        "fluxiondb": {"flushIntervalSeconds": defaults.flushIntervalSeconds},
+        # The claim is the component's (grown in place, retained); `size` only documents it in the values.
+        "persistence": {"enabled": True, "existingClaim": claim_name(tenant), "size": tenant.effective_storage},
+        "secret": {"create": False, "name": secret_name(tenant), "key": API_KEY_SECRET_KEY},
+        "service": {"type": "ClusterIP", "port": FLUXIONDB_PORT},
+        "ingress": _ingress_values(tenant, defaults),
+        "networkPolicy": {"enabled": defaults.networkPolicy, "clientNamespaceSelector": client_selector},
+        "metrics": {"prometheusAnnotations": defaults.prometheusAnnotations},
+        "podLabels": {TENANT_LABEL: tenant.id},
+        "tests": {"enabled": False},
+    }
+
+
+class FluxionTenant(pulumi.ComponentResource):
+    """One tenant's FluxionDB: namespace, quota, volume, API key and (while provisioned) the chart."""
+
+    namespace: pulumi.Output[str]
+    host: pulumi.Output[str | None]
+    url: pulumi.Output[str | None]
+    api_key: pulumi.Output[str]
+
+    def __init__(self, name: str, args: FluxionTenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("nexus:fluxion:FluxionTenant", name, None, opts)
+        child_opts = pulumi.ResourceOptions(parent=self)
+        tenant, defaults = args.tenant, args.defaults
+        self._tenant, self._defaults = tenant, defaults
+        keep = keeps_data(tenant, args.delete_data_on_destroy)
+        labels = standard_labels(COMPONENT, {TENANT_LABEL: tenant.id})
+
+        guard = StorageGuard(f"{name}-storage", claims={claim_name(tenant): tenant.effective_storage}, opts=child_opts)
+        namespace = create_namespace(
+            f"{name}-namespace",
+            tenant.name,
+            COMPONENT,
+            holds_data=True,
+            delete_data_on_destroy=not keep,
+            labels={TENANT_LABEL: tenant.id},
+            opts=child_opts,
+        )
+        in_namespace = namespace.metadata.name
+
+        def metadata(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=in_namespace, labels=labels)
+
+        quota = k8s.core.v1.ResourceQuota(
+            f"{name}-quota",
+            metadata=metadata(f"{tenant.name}-quota"),
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=quota_hard(tenant)),
+            opts=child_opts,
+        )
+        limits = k8s.core.v1.LimitRange(
+            f"{name}-limits",
+            metadata=metadata(f"{tenant.name}-limits"),
+            spec=k8s.core.v1.LimitRangeSpecArgs(limits=limit_range_limits(tenant)),
+            opts=child_opts,
+        )
+        if defaults.networkPolicy:
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-default-deny",
+                metadata=metadata(f"{tenant.name}-default-deny"),
+                spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector={}, policy_types=["Ingress", "Egress"]),
+                opts=child_opts,
+            )
+
+        given_key = tenant.apiKey.get_secret_value() if tenant.apiKey else None
+        self.api_key = password_or_generated(given_key, f"{name}-api-key", child_opts)
+        credentials = k8s.core.v1.Secret(
+            f"{name}-credentials",
+            metadata=metadata(secret_name(tenant)),
+            type="Opaque",
+            string_data={API_KEY_SECRET_KEY: self.api_key},
+            opts=child_opts,
+        )
+        # Quota and LimitRange first: a grown claim must fit the raised ceilings.
+        claim = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-data",
+            metadata=metadata(claim_name(tenant)),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                access_modes=["ReadWriteOnce"],
+                storage_class_name=defaults.storageClass,
+                resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": tenant.effective_storage}),
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                child_opts, pulumi.ResourceOptions(retain_on_delete=keep, depends_on=[guard, quota, limits])
+            ),
+        )
+
+        self.namespace = in_namespace
+        self.host = pulumi.Output.from_input(None)
+        self.url = pulumi.Output.from_input(None)
+        if tenant.active:
+            chart = deploy_chart(
+                f"{name}-chart",
+                chart=local_chart("fluxiondb"),
+                release_name=tenant.name,
+                namespace=in_namespace,
+                values=chart_values(tenant, defaults),
+                depends_on=[credentials, claim, quota, limits],
+                opts=child_opts,
+            )
+            host = in_cluster_host(tenant)
+            # Resolves once the chart's Service exists, so consumers that wait on it wait on the chart.
+            self.host = chart.resources.apply(lambda _: host)
+            self.url = self.host.apply(lambda h: f"ws://{h}:{FLUXIONDB_PORT}")
+        self.claim_name = claim.metadata.name
+        self.register_outputs(self.outputs())
+
+    def outputs(self) -> dict[str, Any]:
+        """The stack-output shape of one tenant; only `apiKey` is secret."""
+        tenant = self._tenant
+        cpu_request, cpu_limit = tenant.cpu
+        external = external_host(tenant, self._defaults)
+        return {
+            "state": "active" if tenant.active else "deprovisioned",
+            "namespace": self.namespace,
+            "releaseName": tenant.name,
+            "ram": tenant.ram,
+            "storage": tenant.effective_storage,
+            "cpuRequest": cpu_request,
+            "cpuLimit": cpu_limit,
+            "host": self.host,
+            "port": FLUXIONDB_PORT,
+            "url": self.url,
+            "externalUrl": f"wss://{external}" if external and tenant.active else None,
+            "claimName": self.claim_name,
+            "apiKeySecretName": secret_name(tenant),
+            "apiKeySecretKey": API_KEY_SECRET_KEY,
+            "apiKey": self.api_key,
+        }
