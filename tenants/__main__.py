@@ -1,0 +1,5 @@
+"""`python -m tenants ...`: see tenants/__init__.py."""
+
+from tenants.cli import main
+
+raise SystemExit(main())
