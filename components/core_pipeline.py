@@ -93,14 +93,16 @@ class ChartWiring:
 
 def destination(addresses: Iterable[str], default_port: int) -> dict[str, Any]:
     """NetworkPolicy egress for `host[:port]` addresses: their ports, and their namespace when every host is an
-    in-cluster Service name (`svc.ns.svc...`) in the same namespace; otherwise "" (any destination)."""
+    in-cluster Service name in the same namespace; otherwise "" (any destination)."""
     namespaces, ports = set(), set()
     for address in addresses:
         parts = urlsplit(address if "//" in address else f"//{address}")
         host = parts.hostname or ""
         ports.add(parts.port or default_port)
         labels = host.split(".")
-        namespaces.add(labels[1] if len(labels) >= 3 and labels[2] == "svc" else "")
+        # `service.ns.svc[.domain]`, or `pod.service.ns.svc[.domain]` for brokers behind a headless Service.
+        svc = labels.index("svc", 2) if "svc" in labels[2:4] else 0
+        namespaces.add(labels[svc - 1] if svc else "")
     namespace = namespaces.pop() if len(namespaces) == 1 else ""
     return {"namespace": namespace, "ports": sorted(ports) or [default_port]}
 
