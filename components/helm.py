@@ -34,9 +34,11 @@ def deploy_chart(
     opts: pulumi.ResourceOptions,
     version: str | None = None,
     depends_on: Sequence[pulumi.Resource] = (),
+    dependency_update: bool = False,
 ) -> k8s.helm.v4.Chart:
     """Render and deploy one chart release. `release_name` is fixed (never derived from a random
-    suffix) so the objects' names, and therefore the preview, stay stable."""
+    suffix) so the objects' names, and therefore the preview, stay stable. `dependency_update` resolves
+    a chart's `file://` dependencies (library charts) at render time; their archives are not committed."""
     return k8s.helm.v4.Chart(
         resource_name,
         chart=chart,
@@ -44,6 +46,7 @@ def deploy_chart(
         name=release_name,
         namespace=namespace,
         values=dict(values),
+        dependency_update=dependency_update or None,
         # Helm hooks are rendered as ordinary objects by v4 Chart; the charts keep test hooks off.
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(depends_on))),
     )

@@ -14,7 +14,7 @@ from .core_pipeline import CorePipelineConfig
 from .data_tier import DataTierConfig
 from .fluxion import FluxionConfig
 from .kubernetes import KubernetesTarget
-from .order_platform import OrderPlatformConfig
+from .order_platform import OrderPlatformConfig, OrderPlatformSecret
 from .postgres import PostgresChartSource, PostgresClusterConfig
 
 
@@ -31,6 +31,10 @@ class PlatformConfig(StrictModel):
     corePipeline: CorePipelineConfig = Field(default_factory=CorePipelineConfig)
     orderPlatform: OrderPlatformConfig = Field(default_factory=OrderPlatformConfig)
     fluxion: FluxionConfig = Field(default_factory=FluxionConfig)
+    # Order platform credentials for systems this program does not deploy (`pulumi config set --secret <key>`);
+    # declared after orderPlatform, whose generateMissingSecrets decides whether a missing one is an error.
+    orderPlatformKeycloakClientSecret: OrderPlatformSecret
+    orderPlatformElasticsearchPassword: OrderPlatformSecret
 
     @field_validator("postgresClusters")
     @classmethod

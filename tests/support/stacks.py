@@ -27,7 +27,10 @@ MAIN = REPO_ROOT / "__main__.py"
 STACKS = ("dev", "staging", "prod")
 # Secret stack config the committed stack files cannot carry (encrypted per stack by `pulumi config set
 # --secret`); tests supply them the way an operator would.
-TEST_SECRETS: dict[str, str] = {}
+TEST_SECRETS: dict[str, str] = {
+    "orderPlatformKeycloakClientSecret": "test-keycloak-client-secret",
+    "orderPlatformElasticsearchPassword": "test-elasticsearch-password",
+}
 
 
 @dataclass
