@@ -1,0 +1,432 @@
+"""The guardrails of nexus-platform as plain functions over Kubernetes objects.
+
+Every rule takes objects shaped like Kubernetes manifests (camelCase dicts, which is what helm.v4.Chart
+hands the engine for each rendered object) and returns messages, one per violation; an empty list means
+compliant. Resource rules take one object; stack rules take every object of the stack keyed by an id
+(the URN in the pack) and return `(id, message)` pairs. The rules know nothing about Pulumi, so pytest
+feeds them manifests directly (tests/policy/) and `__main__.py` only adapts them to CrossGuard.
+
+Which rules apply in which environment and whether a violation blocks is not decided here but by the
+pack configuration of each environment (`config/<environment>.json`, derived from `ENVIRONMENT_SCOPES`
+and checked against it by the tests).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+Manifest = Mapping[str, Any]
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+# The documented exemption from the prod availability rules for workloads that are one pod by design
+# (FluxionDB tenants, the PostgreSQL primary): both annotations on the Deployment/StatefulSet metadata.
+SINGLE_POD_ANNOTATION = "nexus-platform/single-pod-by-design"
+SINGLE_POD_REASON_ANNOTATION = "nexus-platform/single-pod-reason"
+# Set on a Service by a component only when its stack config enables exposure (e.g. postgresClusters.<name>
+# .expose.enabled): the one way a Service of type LoadBalancer is allowed.
+LOAD_BALANCER_ANNOTATION = "nexus-platform/load-balancer-allowed"
+
+POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"}
+WORKLOAD_KINDS = POD_TEMPLATE_KINDS | {"Pod", "CronJob"}
+REPLICATED_KINDS = {"Deployment", "StatefulSet"}
+MIN_PROD_REPLICAS = 2
+
+
+# --- reading objects ---------------------------------------------------------------------------------
+
+
+def describe(obj: Manifest) -> str:
+    """`Deployment orders/api` (or `Namespace orders` for cluster-scoped objects), for messages."""
+    metadata = obj.get("metadata") or {}
+    namespace, name = metadata.get("namespace"), metadata.get("name", "<unnamed>")
+    return f"{obj.get('kind', 'object')} {namespace}/{name}" if namespace else f"{obj.get('kind', 'object')} {name}"
+
+
+def annotations(obj: Manifest) -> Mapping[str, Any]:
+    return (obj.get("metadata") or {}).get("annotations") or {}
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def pod_spec(obj: Manifest) -> Mapping[str, Any] | None:
+    """The pod spec a workload runs, wherever its kind keeps it; None for objects that run no pods."""
+    kind, spec = obj.get("kind"), obj.get("spec") or {}
+    if kind == "Pod":
+        return spec
+    if kind in POD_TEMPLATE_KINDS:
+        return (spec.get("template") or {}).get("spec") or {}
+    if kind == "CronJob":
+        job = (spec.get("jobTemplate") or {}).get("spec") or {}
+        return (job.get("template") or {}).get("spec") or {}
+    return None
+
+
+def pod_template_labels(obj: Manifest) -> Mapping[str, str]:
+    return (((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+
+
+def containers(spec: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(`container 'x'` / `init container 'y'`, container) for every container the pod starts."""
+    for field, label in (("initContainers", "init container"), ("containers", "container")):
+        for container in spec.get(field) or []:
+            yield f"{label} {container.get('name', '<unnamed>')!r}", container
+
+
+def _each_container(obj: Manifest) -> Iterator[tuple[str, Mapping[str, Any], Mapping[str, Any]]]:
+    """(label, container, pod spec) for each container of a workload; nothing for other kinds."""
+    spec = pod_spec(obj)
+    if spec is None:
+        return
+    for label, container in containers(spec):
+        yield label, container, spec
+
+
+# --- every environment: container hardening ---------------------------------------------------------
+
+
+def container_resources(obj: Manifest) -> list[str]:
+    """Every container and init container requests and limits both CPU and memory."""
+    problems = []
+    for label, container, _ in _each_container(obj):
+        resources = container.get("resources") or {}
+        missing = [
+            f"resources.{section}.{resource}"
+            for section in ("requests", "limits")
+            for resource in ("cpu", "memory")
+            if not (resources.get(section) or {}).get(resource)
+        ]
+        if missing:
+            problems.append(
+                f"{describe(obj)}: {label} does not set {', '.join(missing)}; every container needs CPU and "
+                "memory requests and limits"
+            )
+    return problems
+
+
+def _effective(container: Mapping[str, Any], spec: Mapping[str, Any], field: str) -> Any:
+    """A security setting as Kubernetes resolves it: the container's securityContext over the pod's."""
+    own = (container.get("securityContext") or {}).get(field)
+    return own if own is not None else (spec.get("securityContext") or {}).get(field)
+
+
+def run_as_non_root(obj: Manifest) -> list[str]:
+    """Every container runs with runAsNonRoot (its own or the pod's) and never as user 0."""
+    problems = []
+    for label, container, spec in _each_container(obj):
+        if _effective(container, spec, "runAsUser") == 0:
+            problems.append(f"{describe(obj)}: {label} runs as user 0 (root); run it as a non-root user")
+        elif _effective(container, spec, "runAsNonRoot") is not True:
+            problems.append(
+                f"{describe(obj)}: {label} does not set securityContext.runAsNonRoot: true (on the container "
+                "or the pod)"
+            )
+    return problems
+
+
+def not_privileged(obj: Manifest) -> list[str]:
+    """No container is privileged, and none may gain privileges (allowPrivilegeEscalation: false)."""
+    problems = []
+    for label, container, _ in _each_container(obj):
+        context = container.get("securityContext") or {}
+        if context.get("privileged") is True:
+            problems.append(f"{describe(obj)}: {label} is privileged; remove securityContext.privileged")
+        if context.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{describe(obj)}: {label} does not set securityContext.allowPrivilegeEscalation: false")
+    return problems
+
+
+def drops_all_capabilities(obj: Manifest) -> list[str]:
+    """Every container drops ALL Linux capabilities (adding back a named one it needs is fine)."""
+    problems = []
+    for label, container, _ in _each_container(obj):
+        dropped = ((container.get("securityContext") or {}).get("capabilities") or {}).get("drop") or []
+        if not any(str(capability).upper() == "ALL" for capability in dropped):
+            problems.append(
+                f"{describe(obj)}: {label} does not drop ALL capabilities (securityContext.capabilities.drop)"
+            )
+    return problems
+
+
+def host_isolation(obj: Manifest) -> list[str]:
+    """No pod shares the node's network, PID or IPC namespace or mounts a hostPath volume."""
+    spec = pod_spec(obj)
+    if spec is None:
+        return []
+    problems = [
+        f"{describe(obj)}: {field} is true; pods must not share the node's namespaces"
+        for field in ("hostNetwork", "hostPID", "hostIPC")
+        if spec.get(field) is True
+    ]
+    problems += [
+        f"{describe(obj)}: volume {volume.get('name', '<unnamed>')!r} is a hostPath volume; use an emptyDir or a "
+        "PersistentVolumeClaim"
+        for volume in spec.get("volumes") or []
+        if volume.get("hostPath") is not None
+    ]
+    return problems
+
+
+# --- staging and prod --------------------------------------------------------------------------------
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference (`None` when untagged); digests count as the strongest pin."""
+    if "@" in image:
+        return image.split("@", 1)[1]
+    last_part = image.rsplit("/", 1)[-1]
+    return last_part.split(":", 1)[1] if ":" in last_part else None
+
+
+def images_pinned(obj: Manifest) -> list[str]:
+    """Every container image names a tag (or digest) other than `latest`."""
+    problems = []
+    for label, container, _ in _each_container(obj):
+        image = str(container.get("image") or "")
+        tag = image_tag(image)
+        if not tag:
+            problems.append(f"{describe(obj)}: {label} image {image!r} has no tag; pin a version tag or digest")
+        elif tag == "latest":
+            problems.append(f"{describe(obj)}: {label} image {image!r} uses 'latest'; pin a version tag or digest")
+    return problems
+
+
+def _host_covered(host: str, tls_hosts: Sequence[str]) -> bool:
+    for tls_host in tls_hosts:
+        if host == tls_host:
+            return True
+        if tls_host.startswith("*.") and host.split(".", 1)[-1] == tls_host[2:] and "." in host:
+            return True
+    return False
+
+
+def ingress_tls(obj: Manifest) -> list[str]:
+    """Every Ingress terminates TLS, for every host it routes."""
+    if obj.get("kind") != "Ingress":
+        return []
+    spec = obj.get("spec") or {}
+    tls = spec.get("tls") or []
+    if not tls:
+        return [f"{describe(obj)} has no spec.tls; every Ingress must serve HTTPS"]
+    tls_hosts = [host for entry in tls for host in entry.get("hosts") or []]
+    uncovered = sorted(
+        {rule["host"] for rule in spec.get("rules") or [] if rule.get("host")} - set(tls_hosts),
+        key=str,
+    )
+    uncovered = [host for host in uncovered if not _host_covered(host, tls_hosts)]
+    return [f"{describe(obj)}: host {host!r} has no TLS entry in spec.tls" for host in uncovered]
+
+
+# --- prod: availability ------------------------------------------------------------------------------
+
+
+def single_pod_exemption(obj: Manifest) -> tuple[bool, str | None]:
+    """(exempt, problem): exempt when the object declares single-pod-by-design with a reason; a
+    declaration without a reason is itself a problem (an exemption must be documented)."""
+    notes = annotations(obj)
+    if not _is_true(notes.get(SINGLE_POD_ANNOTATION)):
+        return False, None
+    if not str(notes.get(SINGLE_POD_REASON_ANNOTATION) or "").strip():
+        return False, (
+            f"{describe(obj)} declares {SINGLE_POD_ANNOTATION} without a {SINGLE_POD_REASON_ANNOTATION} "
+            "annotation; an exemption must say why the workload is single-pod"
+        )
+    return True, None
+
+
+def workload_replicas(obj: Manifest) -> list[str]:
+    """Every Deployment/StatefulSet runs at least two replicas, unless single-pod by design."""
+    if obj.get("kind") not in REPLICATED_KINDS:
+        return []
+    exempt, problem = single_pod_exemption(obj)
+    if problem:
+        return [problem]
+    if exempt:
+        return []
+    replicas = (obj.get("spec") or {}).get("replicas", 1)
+    if replicas is None or replicas < MIN_PROD_REPLICAS:
+        return [
+            f"{describe(obj)} runs {1 if replicas is None else replicas} replica(s); prod needs at least "
+            f'{MIN_PROD_REPLICAS}, or the annotations {SINGLE_POD_ANNOTATION}: "true" and '
+            f"{SINGLE_POD_REASON_ANNOTATION} when it is single-pod by design"
+        ]
+    return []
+
+
+def _expression_matches(expression: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
+    if operator == "In":
+        return key in labels and labels[key] in values
+    if operator == "NotIn":
+        return key not in labels or labels[key] not in values
+    if operator == "Exists":
+        return key in labels
+    if operator == "DoesNotExist":
+        return key not in labels
+    return False
+
+
+def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """Kubernetes label-selector semantics: all matchLabels and matchExpressions hold; an empty
+    selector matches everything, a missing one nothing (as for a policy/v1 PodDisruptionBudget)."""
+    if selector is None:
+        return False
+    match_labels = selector.get("matchLabels") or {}
+    return all(labels.get(key) == value for key, value in match_labels.items()) and all(
+        _expression_matches(expression, labels) for expression in selector.get("matchExpressions") or []
+    )
+
+
+def _namespace(obj: Manifest) -> str:
+    return (obj.get("metadata") or {}).get("namespace") or "default"
+
+
+def workloads_without_disruption_budget(objects: Mapping[str, Manifest]) -> list[tuple[str, str]]:
+    """Every Deployment/StatefulSet has a PodDisruptionBudget in its namespace selecting its pods,
+    unless single-pod by design (a PDB over one pod either blocks node drains or protects nothing)."""
+    budgets = [obj for obj in objects.values() if obj.get("kind") == "PodDisruptionBudget"]
+    problems = []
+    for key, obj in objects.items():
+        if obj.get("kind") not in REPLICATED_KINDS or single_pod_exemption(obj) != (False, None):
+            continue
+        labels = pod_template_labels(obj)
+        if not any(
+            _namespace(budget) == _namespace(obj)
+            and selector_matches((budget.get("spec") or {}).get("selector"), labels)
+            for budget in budgets
+        ):
+            problems.append((key, f"{describe(obj)} has no PodDisruptionBudget selecting its pods"))
+    return problems
+
+
+def namespaces_without_network_policy(objects: Mapping[str, Manifest]) -> list[tuple[str, str]]:
+    """Every Namespace the stack creates holds at least one NetworkPolicy the stack creates."""
+    guarded = {_namespace(obj) for obj in objects.values() if obj.get("kind") == "NetworkPolicy"}
+    return [
+        (key, f"{describe(obj)} has no NetworkPolicy; prod namespaces must restrict traffic")
+        for key, obj in objects.items()
+        if obj.get("kind") == "Namespace" and (obj.get("metadata") or {}).get("name") not in guarded
+    ]
+
+
+# --- every environment: credentials and exposure ------------------------------------------------------
+
+# A key is credential-like when its LAST word names a credential: `DB_PASSWORD`, `apiKey`, `jwt.secret`,
+# `ACCESS_TOKEN`. Words in the middle don't count, so `KAFKA_KEY_DESERIALIZER`, `SECRET_NAME`,
+# `PASSWORD_MIN_LENGTH` or `TOKEN_TTL` pass. `key` alone is too common (`PARTITION_KEY`, `CACHE_KEY`) to
+# count unless a credential word qualifies it (`API_KEY`, `AWS_SECRET_ACCESS_KEY`, `privateKey`) or it is
+# the whole key; `pwd` counts only with a prefix (`DB_PWD`; a bare `PWD` is the working directory).
+_CREDENTIAL_WORDS = {"password", "passwd", "passphrase", "secret", "token", "apikey", "credential", "credentials"}
+_KEY_QUALIFIERS = {"api", "access", "secret", "private", "signing", "encryption", "client", "master", "auth", "hmac"}
+_PLACEHOLDER = re.compile(r"^(\$\{[^}]*\}|\$\([^)]*\)|\{\{[^}]*\}\})$")
+_EMBEDDED_SETTING = re.compile(r"""^\s*(?:export\s+)?["']?([A-Za-z0-9_.\-]+)["']?\s*[:=]\s*(.*?)\s*,?\s*$""")
+
+
+def _words(key: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key)
+    return [word.lower() for word in re.split(r"[^A-Za-z0-9]+", spaced) if word]
+
+
+def credential_like_key(key: str) -> bool:
+    words = _words(key)
+    if not words:
+        return False
+    last = words[-1]
+    if last in _CREDENTIAL_WORDS:
+        return True
+    if last == "pwd":
+        return len(words) > 1
+    if last == "key":
+        return len(words) == 1 or words[-2] in _KEY_QUALIFIERS
+    return False
+
+
+def _holds_value(value: str) -> bool:
+    text = value.strip().strip("\"'").strip()
+    return bool(text) and not _PLACEHOLDER.match(text)
+
+
+def configmap_credentials(obj: Manifest) -> list[str]:
+    """No ConfigMap key that looks like a credential holds a value, neither as a key of `data` nor as a
+    `key: value` / `key=value` line inside a file it carries (application.yaml, .properties, .env)."""
+    if obj.get("kind") != "ConfigMap":
+        return []
+    problems = []
+    for key, value in (obj.get("data") or {}).items():
+        text = "" if value is None else str(value)
+        if credential_like_key(key) and _holds_value(text):
+            problems.append(f"{describe(obj)}: key {key!r} holds what looks like a credential")
+        for line in text.splitlines() if "\n" in text else []:
+            setting = _EMBEDDED_SETTING.match(line)
+            if setting and credential_like_key(setting[1]) and _holds_value(setting[2]):
+                problems.append(f"{describe(obj)}: {key!r} sets {setting[1]!r} to what looks like a credential")
+    if problems:
+        problems.append(
+            f"{describe(obj)}: keep credentials in a Secret (handed to the chart by name, read with "
+            "secretKeyRef), never in a ConfigMap"
+        )
+    return problems
+
+
+def load_balancer_allowed(obj: Manifest) -> list[str]:
+    """A Service of type LoadBalancer exists only where the stack config allows exposure, which the
+    owning component records with the `nexus-platform/load-balancer-allowed: "true"` annotation."""
+    if obj.get("kind") != "Service" or (obj.get("spec") or {}).get("type") != "LoadBalancer":
+        return []
+    if _is_true(annotations(obj).get(LOAD_BALANCER_ANNOTATION)):
+        return []
+    return [
+        f"{describe(obj)} is of type LoadBalancer but the stack config does not allow exposing it (no "
+        f'{LOAD_BALANCER_ANNOTATION}: "true" annotation, which a component sets only when its config '
+        "enables exposure, e.g. postgresClusters.<name>.expose.enabled); use ClusterIP or enable exposure"
+    ]
+
+
+# --- the pack configuration's environment ------------------------------------------------------------
+
+
+def stack_from_urn(urn: str) -> str | None:
+    """`urn:pulumi:<stack>::<project>::<type>::<name>` -> `<stack>`."""
+    parts = urn.split(":", 2)
+    if len(parts) < 3 or parts[:2] != ["urn", "pulumi"]:
+        return None
+    return parts[2].split("::", 1)[0]
+
+
+def environment_matches_stack(configured: str, stack: str | None) -> list[str]:
+    """A stack named after an environment is checked with that environment's pack configuration."""
+    if stack in ENVIRONMENTS and stack != configured:
+        return [
+            f"stack {stack!r} is being checked with the {configured!r} policy configuration; pass "
+            f"--policy-pack-config policy/config/{stack}.json"
+        ]
+    return []
+
+
+# Where each environment-scoped rule applies; rules not listed apply everywhere. The committed
+# config/<environment>.json files disable a rule outside its scope (tests/policy check they agree).
+ENVIRONMENT_SCOPES: dict[str, tuple[str, ...]] = {
+    "images-pinned": ("staging", "prod"),
+    "ingress-tls": ("staging", "prod"),
+    "workload-replicas": ("prod",),
+    "workload-disruption-budget": ("prod",),
+    "namespace-network-policy": ("prod",),
+}
+
+ENVIRONMENT_POLICY = "stack-environment"
+
+
+def pack_config(environment: str) -> dict[str, Any]:
+    """The `--policy-pack-config` for an environment: advisory in dev, mandatory in staging and prod,
+    rules outside their scope disabled, and the environment named for the stack-environment guard
+    (which always blocks: checking prod with dev's configuration must never pass quietly)."""
+    config: dict[str, Any] = {
+        "all": "advisory" if environment == "dev" else "mandatory",
+        ENVIRONMENT_POLICY: {"enforcementLevel": "mandatory", "environment": environment},
+    }
+    config.update({name: "disabled" for name, scope in ENVIRONMENT_SCOPES.items() if environment not in scope})
+    return config

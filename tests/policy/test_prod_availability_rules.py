@@ -1,0 +1,105 @@
+"""Prod workloads survive a node drain: two replicas and a PodDisruptionBudget selecting them, unless
+documented as single-pod by design; every namespace the stack creates has a NetworkPolicy."""
+
+from __future__ import annotations
+
+import pytest
+import rules
+
+from tests.policy.manifests import (
+    deployment,
+    namespace,
+    network_policy,
+    pdb,
+    single_pod,
+    statefulset,
+)
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_deployment_with_two_replicas_passes():
+    assert rules.workload_replicas(deployment(replicas=2)) == []
+
+
+def test_a_single_replica_statefulset_is_a_violation_that_names_the_exemption():
+    (problem,) = rules.workload_replicas(statefulset(replicas=1))
+    assert problem.startswith("StatefulSet orders/db runs 1 replica(s); prod needs at least 2")
+    assert 'nexus-platform/single-pod-by-design: "true"' in problem
+
+
+def test_a_deployment_without_a_replica_count_counts_as_one_replica():
+    obj = deployment()
+    del obj["spec"]["replicas"]
+    assert "runs 1 replica(s)" in rules.workload_replicas(obj)[0]
+
+
+def test_a_single_pod_workload_with_a_documented_exemption_passes():
+    assert rules.workload_replicas(single_pod(deployment())) == []
+
+
+def test_a_single_pod_exemption_without_a_reason_is_a_violation():
+    assert rules.workload_replicas(single_pod(deployment(), reason=None)) == [
+        "Deployment orders/api declares nexus-platform/single-pod-by-design without a nexus-platform/single-pod-reason "
+        "annotation; an exemption must say why the workload is single-pod"
+    ]
+
+
+def test_kinds_other_than_deployments_and_statefulsets_have_no_replica_rule():
+    assert rules.workload_replicas({**deployment(replicas=1), "kind": "DaemonSet"}) == []
+
+
+def test_a_deployment_selected_by_a_budget_in_its_namespace_passes():
+    assert rules.workloads_without_disruption_budget({"d": deployment(), "b": pdb()}) == []
+
+
+def test_a_deployment_without_a_budget_is_reported_against_that_deployment():
+    assert rules.workloads_without_disruption_budget({"urn:d": deployment(), "urn:s": statefulset()}) == [
+        ("urn:d", "Deployment orders/api has no PodDisruptionBudget selecting its pods"),
+        ("urn:s", "StatefulSet orders/db has no PodDisruptionBudget selecting its pods"),
+    ]
+
+
+def test_a_budget_in_another_namespace_does_not_count():
+    objects = {"d": deployment(), "b": pdb(namespace="payments")}
+    assert len(rules.workloads_without_disruption_budget(objects)) == 1
+
+
+def test_a_budget_whose_selector_does_not_match_the_pods_does_not_count():
+    objects = {"d": deployment(), "b": pdb(selector={"matchLabels": {"app.kubernetes.io/name": "other"}})}
+    assert len(rules.workloads_without_disruption_budget(objects)) == 1
+
+
+def test_a_budget_selecting_by_match_expressions_counts():
+    selector = {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": ["api", "web"]}]}
+    assert rules.workloads_without_disruption_budget({"d": deployment(), "b": pdb(selector=selector)}) == []
+
+
+def test_a_single_pod_workload_with_a_documented_exemption_needs_no_budget():
+    assert rules.workloads_without_disruption_budget({"d": single_pod(deployment())}) == []
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "matches"),
+    [
+        ({}, {"a": "1"}, True),
+        (None, {"a": "1"}, False),
+        ({"matchLabels": {"a": "1"}}, {"a": "1", "b": "2"}, True),
+        ({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {"a": "1"}, False),
+        ({"matchExpressions": [{"key": "a", "operator": "Exists"}]}, {"a": "1"}, True),
+        ({"matchExpressions": [{"key": "a", "operator": "DoesNotExist"}]}, {"a": "1"}, False),
+    ],
+)
+def test_label_selectors_follow_kubernetes_semantics(selector, labels, matches):
+    assert rules.selector_matches(selector, labels) is matches
+
+
+def test_a_namespace_holding_a_network_policy_passes():
+    assert rules.namespaces_without_network_policy({"n": namespace(), "p": network_policy()}) == []
+
+
+def test_a_namespace_without_a_network_policy_is_reported_against_that_namespace():
+    objects = {"urn:n": namespace("orders"), "urn:p": network_policy(namespace="payments")}
+    assert rules.namespaces_without_network_policy(objects) == [
+        ("urn:n", "Namespace orders has no NetworkPolicy; prod namespaces must restrict traffic")
+    ]
