@@ -4,6 +4,7 @@ import pulumi
 
 from components.fluxion_tenant import FluxionTenant, FluxionTenantArgs
 from components.kubernetes import create_provider
+from components.nexus_database import NexusDatabase, NexusDatabaseArgs
 from components.postgres_cluster import PostgresCluster, PostgresClusterArgs
 from platform_config import read_stack_config
 
@@ -22,6 +23,15 @@ postgres = {
 }
 
 # NexusCommerce data tier (issue 3)
+data_tier = (
+    NexusDatabase(
+        "data-tier",
+        NexusDatabaseArgs(config.dataTier, config.environment, delete_data_on_destroy=config.deleteDataOnDestroy),
+        opts=deploy,
+    )
+    if config.dataTier.enabled
+    else None
+)
 
 # core-pipeline (issue 4)
 
@@ -40,3 +50,4 @@ fluxion_tenants = {
 pulumi.export("environment", config.environment.value)
 pulumi.export("postgres", {name: cluster.outputs() for name, cluster in postgres.items()})
 pulumi.export("fluxion", {"tenants": {tid: tenant.outputs() for tid, tenant in fluxion_tenants.items()}})
+pulumi.export("dataTier", data_tier.outputs() if data_tier else None)

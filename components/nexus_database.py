@@ -1,0 +1,493 @@
+"""NexusDatabase: the NexusCommerce data tier (issue 3) from our `nexus-database` chart.
+
+MongoDB replica sets for the cart and user services, one PostgreSQL per service, Redis and Kafka with
+ZooKeeper, in one namespace (`data` by default). Every password is generated here and lives only in the
+Kubernetes Secrets the chart reads by name (`cart-mongodb-secret`, `product-postgres-secret`,
+`redis-secret`, `kafka-secret`): the chart never receives a password, so nothing secret reaches the Chart
+resource's inputs and nothing is regenerated on each render.
+
+Storage only grows. The StatefulSets' claim templates keep the size they were created with
+(`keep_claim_templates`), each existing claim (`data-<statefulset>-<ordinal>`) is resized in place by a
+server-side-apply patch (`grow_claims`), and `StorageGuard` fails the preview of any shrink. The backup
+volumes are created here rather than by the chart, so that `pulumi destroy` keeps them unless
+`deleteDataOnDestroy` is set, exactly like the namespace that holds the data claims.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from platform_config.base import Environment, Resources, quantity_to_number
+from platform_config.data_tier import DataTierConfig, Image
+
+from .endpoints import DatabaseEndpoint
+from .helm import deploy_chart, local_chart
+from .kubernetes import create_namespace, standard_labels
+from .secrets import connection_url, generated_password
+from .storage import StorageGuard, grow_claims, keep_claim_templates
+
+CHART = "nexus-database"
+RELEASE = "nexus-database"
+COMPONENT = "data-tier"
+CLUSTER_DOMAIN = "cluster.local"
+MONGODB_PORT = 27017
+POSTGRES_PORT = 5432
+REDIS_PORT = 6379
+KAFKA_PORT = 9092
+KAFKA_SASL_USER = "kafka"
+# (database, service user) of each database, as the specification names them.
+MONGODB_DATABASES = {"cart": ("cartdb", "cartservice"), "user": ("userdb", "userservice")}
+POSTGRES_DATABASES = {
+    "product": ("productdb", "productservice"),
+    "payment": ("paymentdb", "paymentservice"),
+    "order": ("orderdb", "orderservice"),
+    "loyalty": ("loyalty-service", "loyaltyservice"),
+    "shipping": ("shippingdb", "shippingservice"),
+}
+# Secret keys the chart reads (charts/nexus-database/values.yaml, existingSecret).
+USERNAME_KEY = "username"
+PASSWORD_KEY = "password"
+MONGODB_ROOT_PASSWORD_KEY = "root-password"
+MONGODB_REPLICA_SET_KEY = "replica-set-key"
+POSTGRES_ADMIN_PASSWORD_KEY = "postgres-password"
+POSTGRES_REPLICATION_PASSWORD_KEY = "replication-password"
+
+
+@dataclass(frozen=True)
+class NexusDatabaseArgs:
+    config: DataTierConfig
+    environment: Environment
+    delete_data_on_destroy: bool = False
+
+
+def mongodb_component(name: str) -> str:
+    return f"{name}-mongodb"
+
+
+def postgres_component(name: str) -> str:
+    return f"{name}-postgres"
+
+
+def secret_name(component: str) -> str:
+    """`cart-mongodb-secret`, `product-postgres-secret`, `redis-secret`, `kafka-secret` (the spec's names)."""
+    return f"{component}-secret"
+
+
+def replica_set_name(name: str) -> str:
+    return f"{name}-rs"
+
+
+def _image(image: Image) -> dict[str, str]:
+    return {"repository": image.repository, "tag": image.tag, "pullPolicy": "IfNotPresent"}
+
+
+def _heap(resources: Resources) -> str:
+    """JVM heap at half the memory limit: the other half is for the page cache and off-heap buffers."""
+    mebibytes = int(quantity_to_number(resources.limits.memory) / 2**20 / 2)
+    return f"-Xms{mebibytes}m -Xmx{mebibytes}m"
+
+
+def _peers(peers: list) -> list[dict[str, Any]]:
+    return [{"namespace": peer.namespace, "podLabels": dict(peer.podLabels)} for peer in peers]
+
+
+def chart_values(config: DataTierConfig, environment: Environment, *, delete_data_on_destroy: bool) -> dict:
+    """The values handed to charts/nexus-database. Pure, so render tests feed helm the very same dict."""
+
+    def database(db, database_name: str, username: str, secret: str, **extra: str) -> dict:
+        return {
+            "enabled": db.enabled,
+            "database": database_name,
+            "username": username,
+            "existingSecret": secret,
+            "replicas": db.replicas,
+            "resources": db.resources.to_kubernetes(),
+            "storage": {"size": db.storageSize},
+            "allowFrom": _peers(db.allowFrom),
+            **extra,
+        }
+
+    def kind(settings, databases: dict) -> dict:
+        return {
+            "enabled": settings.enabled,
+            "replicas": settings.replicas,
+            "resources": settings.resources.to_kubernetes(),
+            "storage": {"size": settings.storageSize},
+            "databases": databases,
+        }
+
+    mongodb = {
+        name: database(
+            db, *MONGODB_DATABASES[name], secret_name(mongodb_component(name)), replicaSetName=replica_set_name(name)
+        )
+        for name, db in config.mongodb.resolved().items()
+    }
+    postgres = {
+        name: database(db, *POSTGRES_DATABASES[name], secret_name(postgres_component(name)))
+        for name, db in config.postgres.resolved().items()
+    }
+    kafka, zookeeper = config.kafka, config.kafka.zookeeper
+    return {
+        "environment": environment.value,
+        "clusterDomain": CLUSTER_DOMAIN,
+        "global": {"storageClass": config.storageClass or ""},
+        "images": {key: _image(getattr(config.images, key)) for key in type(config.images).model_fields},
+        "highAvailability": {
+            "podAntiAffinity": config.podAntiAffinity,
+            "podDisruptionBudget": config.podDisruptionBudget,
+        },
+        "persistence": {"retainOnDelete": not delete_data_on_destroy},
+        "networkPolicy": {
+            "mode": config.networkPolicy.mode,
+            "allowedNamespaces": list(config.networkPolicy.allowedNamespaces),
+        },
+        "backup": {
+            "enabled": config.backup.enabled,
+            "schedule": config.backup.schedule,
+            "retentionDays": config.backup.retentionDays or 0,
+            # The component owns the backup volumes (kept on destroy); see backup_claims().
+            "persistence": {"create": False, "size": config.backup.storageSize},
+        },
+        "metrics": {
+            "enabled": config.monitoring.metrics,
+            "serviceMonitor": {"enabled": config.monitoring.serviceMonitor},
+        },
+        # A helm test hook would be an ordinary Pod under Pulumi's Chart: keep it out.
+        "tests": {"enabled": False},
+        "mongodb": kind(config.mongodb, mongodb),
+        "postgresql": kind(config.postgres, postgres),
+        "redis": {
+            "enabled": config.redis.enabled,
+            "replicas": config.redis.replicas,
+            "existingSecret": secret_name("redis"),
+            "resources": config.redis.resources.to_kubernetes(),
+            "storage": {"size": config.redis.storageSize},
+            "allowFrom": _peers(config.redis.allowFrom),
+        },
+        "kafka": {
+            "enabled": kafka.enabled,
+            "replicas": kafka.replicas,
+            "resources": kafka.resources.to_kubernetes(),
+            "storage": {"size": kafka.storageSize},
+            "heapOptions": _heap(kafka.resources),
+            "sasl": {"enabled": kafka.sasl, "username": KAFKA_SASL_USER, "existingSecret": secret_name("kafka")},
+            "allowFrom": _peers(kafka.allowFrom),
+            "zookeeper": {
+                "replicas": zookeeper.replicas,
+                "resources": zookeeper.resources.to_kubernetes(),
+                "storage": {"size": zookeeper.storageSize},
+                "heapOptions": _heap(zookeeper.resources),
+            },
+        },
+    }
+
+
+def workloads(config: DataTierConfig) -> dict[str, tuple[int, str]]:
+    """(replicas, claim size) of every enabled StatefulSet, by StatefulSet name."""
+    sets = {mongodb_component(n): (db.replicas, db.storageSize) for n, db in config.mongodb.resolved().items()}
+    sets |= {postgres_component(n): (db.replicas, db.storageSize) for n, db in config.postgres.resolved().items()}
+    enabled = {name for name in sets if _enabled(config, name)}
+    sets = {name: value for name, value in sets.items() if name in enabled}
+    if config.redis.enabled:
+        sets["redis"] = (config.redis.replicas, config.redis.storageSize)
+    if config.kafka.enabled:
+        sets["kafka"] = (config.kafka.replicas, config.kafka.storageSize)
+        sets["zookeeper"] = (config.kafka.zookeeper.replicas, config.kafka.zookeeper.storageSize)
+    return sets
+
+
+def _enabled(config: DataTierConfig, statefulset: str) -> bool:
+    name, kind = statefulset.rsplit("-", 1)
+    resolved = config.mongodb.resolved() if kind == "mongodb" else config.postgres.resolved()
+    return resolved[name].enabled
+
+
+def data_claims(config: DataTierConfig) -> dict[str, str]:
+    """Requested size of every data claim the StatefulSets create (`data-<statefulset>-<ordinal>`)."""
+    return {
+        f"data-{statefulset}-{ordinal}": size
+        for statefulset, (replicas, size) in workloads(config).items()
+        for ordinal in range(replicas)
+    }
+
+
+def backup_claims(config: DataTierConfig) -> dict[str, str]:
+    """One backup volume (`<statefulset>-backups`) per backed-up database, when backups are on."""
+    if not config.backup.enabled:
+        return {}
+    return {
+        f"{statefulset}-backups": config.backup.storageSize
+        for statefulset in workloads(config)
+        if statefulset not in ("kafka", "zookeeper")
+    }
+
+
+class NexusDatabase(pulumi.ComponentResource):
+    """The data tier: the nexus-database chart, its namespace, credentials, backup volumes and endpoints.
+
+    `mongodb` and `postgres` hold the enabled databases by name (`cart`, `product`, ...); `redis` is
+    None when Redis is off, and `kafka_bootstrap_servers` is "" when Kafka is off.
+    """
+
+    namespace: pulumi.Output[str]
+    mongodb: dict[str, DatabaseEndpoint]
+    postgres: dict[str, DatabaseEndpoint]
+    redis: DatabaseEndpoint | None
+    kafka: DatabaseEndpoint | None
+    kafka_bootstrap_servers: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NexusDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("nexus:data:NexusDatabase", name, None, opts)
+        child_opts = pulumi.ResourceOptions(parent=self)
+        config = args.config
+        self._name = name
+        self._domain = f"{config.namespace}.svc.{CLUSTER_DOMAIN}"
+
+        namespace = create_namespace(
+            f"{name}-namespace",
+            config.namespace,
+            COMPONENT,
+            holds_data=True,
+            delete_data_on_destroy=args.delete_data_on_destroy,
+            opts=child_opts,
+        )
+        self.namespace = namespace.metadata.name
+        self._secrets: list[k8s.core.v1.Secret] = []
+
+        mongodb = self._mongodb_credentials(config, child_opts)
+        postgres = self._postgres_credentials(config, child_opts)
+        redis_password = self._redis_credentials(config, child_opts)
+        kafka_password = self._kafka_credentials(config, child_opts)
+
+        backups = self._backup_volumes(config, args.delete_data_on_destroy, child_opts)
+        claims = {**data_claims(config), **backup_claims(config)}
+        storage_guard = StorageGuard(f"{name}-storage", claims=claims, opts=child_opts)
+        self.chart = deploy_chart(
+            f"{name}-chart",
+            chart=local_chart(CHART),
+            release_name=RELEASE,
+            namespace=self.namespace,
+            values=chart_values(config, args.environment, delete_data_on_destroy=args.delete_data_on_destroy),
+            depends_on=[*self._secrets, *backups, storage_guard],
+            opts=pulumi.ResourceOptions(parent=self, transforms=[keep_claim_templates]),
+        )
+        grow_claims(
+            f"{name}-volume",
+            self.namespace,
+            data_claims(config),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.chart]),
+        )
+
+        self.mongodb = {db: self._mongodb_endpoint(db, password) for db, password in mongodb.items()}
+        self.postgres = {db: self._postgres_endpoint(db, password) for db, password in postgres.items()}
+        self.redis = self._redis_endpoint(redis_password) if redis_password is not None else None
+        self.kafka = self._kafka_endpoint(config, kafka_password) if config.kafka.enabled else None
+        self.kafka_bootstrap_servers = self.kafka.url if self.kafka else pulumi.Output.from_input("")
+        self.register_outputs(self.outputs())
+
+    # --- credentials: one generated password per user, in the Secret the chart reads ---------------------
+
+    def _secret(self, component: str, data: dict[str, pulumi.Input[str]], opts: pulumi.ResourceOptions) -> None:
+        self._secrets.append(
+            k8s.core.v1.Secret(
+                f"{self._name}-{component}-secret",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=secret_name(component),
+                    namespace=self.namespace,
+                    labels=standard_labels(COMPONENT, {"app.kubernetes.io/instance": RELEASE}),
+                ),
+                type="Opaque",
+                string_data=data,
+                opts=opts,
+            )
+        )
+
+    def _mongodb_credentials(self, config: DataTierConfig, opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output]:
+        passwords = {}
+        for db, settings in config.mongodb.resolved().items():
+            if not settings.enabled:
+                continue
+            component = mongodb_component(db)
+            password = generated_password(f"{self._name}-{component}-password", opts)
+            self._secret(
+                component,
+                {
+                    USERNAME_KEY: MONGODB_DATABASES[db][1],
+                    PASSWORD_KEY: password,
+                    MONGODB_ROOT_PASSWORD_KEY: generated_password(f"{self._name}-{component}-root-password", opts),
+                    # The shared secret replica-set members authenticate each other with.
+                    MONGODB_REPLICA_SET_KEY: generated_password(f"{self._name}-{component}-keyfile", opts, length=64),
+                },
+                opts,
+            )
+            passwords[db] = password
+        return passwords
+
+    def _postgres_credentials(self, config: DataTierConfig, opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output]:
+        passwords = {}
+        for db, settings in config.postgres.resolved().items():
+            if not settings.enabled:
+                continue
+            component = postgres_component(db)
+            password = generated_password(f"{self._name}-{component}-password", opts)
+            self._secret(
+                component,
+                {
+                    USERNAME_KEY: POSTGRES_DATABASES[db][1],
+                    PASSWORD_KEY: password,
+                    POSTGRES_ADMIN_PASSWORD_KEY: generated_password(f"{self._name}-{component}-admin-password", opts),
+                    POSTGRES_REPLICATION_PASSWORD_KEY: generated_password(
+                        f"{self._name}-{component}-replication-password", opts
+                    ),
+                },
+                opts,
+            )
+            passwords[db] = password
+        return passwords
+
+    def _redis_credentials(self, config: DataTierConfig, opts: pulumi.ResourceOptions) -> pulumi.Output | None:
+        if not config.redis.enabled:
+            return None
+        password = generated_password(f"{self._name}-redis-password", opts)
+        self._secret("redis", {PASSWORD_KEY: password}, opts)
+        return password
+
+    def _kafka_credentials(self, config: DataTierConfig, opts: pulumi.ResourceOptions) -> pulumi.Output | None:
+        if not (config.kafka.enabled and config.kafka.sasl):
+            return None
+        password = generated_password(f"{self._name}-kafka-password", opts)
+        self._secret("kafka", {USERNAME_KEY: KAFKA_SASL_USER, PASSWORD_KEY: password}, opts)
+        return password
+
+    def _backup_volumes(
+        self, config: DataTierConfig, delete_data_on_destroy: bool, opts: pulumi.ResourceOptions
+    ) -> list[k8s.core.v1.PersistentVolumeClaim]:
+        """Backup volumes outlive `pulumi destroy` unless deleteDataOnDestroy; they grow like data claims."""
+        keep = pulumi.ResourceOptions(retain_on_delete=not delete_data_on_destroy, ignore_changes=["spec.resources"])
+        claims = backup_claims(config)
+        volumes = [
+            k8s.core.v1.PersistentVolumeClaim(
+                f"{self._name}-{claim}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=claim,
+                    namespace=self.namespace,
+                    labels=standard_labels(COMPONENT, {"app.kubernetes.io/instance": RELEASE}),
+                ),
+                spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                    access_modes=["ReadWriteOnce"],
+                    storage_class_name=config.storageClass,
+                    resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": size}),
+                ),
+                opts=pulumi.ResourceOptions.merge(opts, keep),
+            )
+            for claim, size in sorted(claims.items())
+        ]
+        grow_claims(
+            f"{self._name}-volume",
+            self.namespace,
+            claims,
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=volumes)),
+        )
+        return volumes
+
+    # --- endpoints -----------------------------------------------------------------------------------------
+
+    def _host(self, service: str) -> pulumi.Output[str]:
+        # Resolves only once the chart's objects exist: consumers that wait on a host wait on the chart.
+        host = f"{service}.{self._domain}"
+        return self.chart.resources.apply(lambda _: host)
+
+    def _endpoint(
+        self,
+        *,
+        host: pulumi.Output[str],
+        port: int,
+        database: str,
+        username: str,
+        secret: str,
+        password: pulumi.Output[str],
+        url: pulumi.Output[str],
+    ) -> DatabaseEndpoint:
+        return DatabaseEndpoint(
+            host=host,
+            port=pulumi.Output.from_input(port),
+            database=pulumi.Output.from_input(database),
+            username=pulumi.Output.from_input(username),
+            namespace=self.namespace,
+            secret_name=pulumi.Output.from_input(secret),
+            secret_key=pulumi.Output.from_input(PASSWORD_KEY if secret else ""),
+            password=password,
+            url=url,
+        )
+
+    def _mongodb_endpoint(self, db: str, password: pulumi.Output[str]) -> DatabaseEndpoint:
+        component = mongodb_component(db)
+        database, username = MONGODB_DATABASES[db]
+        host = self._host(f"{component}-headless")
+        url = connection_url(
+            "mongodb", username, password, host, MONGODB_PORT, database, f"replicaSet={replica_set_name(db)}"
+        )
+        return self._endpoint(
+            host=host,
+            port=MONGODB_PORT,
+            database=database,
+            username=username,
+            secret=secret_name(component),
+            password=password,
+            url=url,
+        )
+
+    def _postgres_endpoint(self, db: str, password: pulumi.Output[str]) -> DatabaseEndpoint:
+        component = postgres_component(db)
+        database, username = POSTGRES_DATABASES[db]
+        host = self._host(f"{component}-service")
+        return self._endpoint(
+            host=host,
+            port=POSTGRES_PORT,
+            database=database,
+            username=username,
+            secret=secret_name(component),
+            password=password,
+            url=connection_url("postgresql", username, password, host, POSTGRES_PORT, database),
+        )
+
+    def _redis_endpoint(self, password: pulumi.Output[str]) -> DatabaseEndpoint:
+        host = self._host("redis-service")
+        return self._endpoint(
+            host=host,
+            port=REDIS_PORT,
+            database="",
+            username="",
+            secret=secret_name("redis"),
+            password=password,
+            url=connection_url("redis", None, password, host, REDIS_PORT),
+        )
+
+    def _kafka_endpoint(self, config: DataTierConfig, password: pulumi.Output[str] | None) -> DatabaseEndpoint:
+        """Kafka clients take a bootstrap list, not a URL: `url` is `kafka-service...:9092`, never secret
+        (SASL credentials travel separately, in `kafka-secret`)."""
+        host = self._host("kafka-service")
+        return self._endpoint(
+            host=host,
+            port=KAFKA_PORT,
+            database="",
+            username=KAFKA_SASL_USER if config.kafka.sasl else "",
+            secret=secret_name("kafka") if config.kafka.sasl else "",
+            password=password if password is not None else pulumi.Output.secret(""),
+            url=host.apply(lambda h: f"{h}:{KAFKA_PORT}"),
+        )
+
+    def outputs(self) -> dict[str, Any]:
+        """The `dataTier` stack output: every endpoint's outputs (URLs with passwords are secrets)."""
+        kafka = {**self.kafka.outputs(), "bootstrapServers": self.kafka_bootstrap_servers} if self.kafka else None
+        return {
+            "namespace": self.namespace,
+            "mongodb": {db: endpoint.outputs() for db, endpoint in self.mongodb.items()},
+            "postgres": {db: endpoint.outputs() for db, endpoint in self.postgres.items()},
+            "redis": self.redis.outputs() if self.redis else None,
+            "kafka": kafka,
+        }
