@@ -1,0 +1,50 @@
+"""Every Kubernetes object a committed stack deploys, as the policy pack would see it, without an engine.
+
+The program runs under mocks (tests/support/stacks.py); each v4 Chart it registers is rendered by the real
+helm with the exact values, release name and namespace the component passed, and the objects components
+create directly (Namespaces, Secrets) are taken from their mocked inputs. The Bitnami chart comes from its
+test double, as in the engine tier.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from tests.support.helm import REPO_ROOT, render
+from tests.support.stacks import run_stack
+
+CHART = "kubernetes:helm.sh/v4:Chart"
+BITNAMI_STANDIN = REPO_ROOT / "tests" / "fixtures" / "bitnami-postgresql-standin"
+
+
+def _chart_objects(resource_name: str, inputs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    namespace = inputs.get("namespace") or "default"
+    rendered = render(
+        inputs["chart"],
+        inputs.get("values"),
+        release=inputs["name"],
+        namespace=namespace,
+        validate=False,
+        extra_args=["--dependency-update"] if inputs.get("dependencyUpdate") else [],
+    )
+    objects = {}
+    for obj in rendered:
+        # v4 Chart puts objects the templates leave unnamespaced into the release namespace.
+        obj.setdefault("metadata", {}).setdefault("namespace", namespace)
+        objects[f"{resource_name}:{obj['kind']}:{obj['metadata']['name']}"] = obj
+    return objects
+
+
+@functools.cache
+def stack_objects(stack: str) -> dict[str, dict[str, Any]]:
+    """`{id: object}` for every Kubernetes object of the stack."""
+    run = run_stack(stack, {"postgresChart": {"path": str(BITNAMI_STANDIN)}})
+    objects: dict[str, dict[str, Any]] = {}
+    for resource in run.resources:
+        if resource.type == CHART:
+            objects.update(_chart_objects(resource.name, resource.inputs))
+        elif resource.type.startswith("kubernetes:") and not resource.type.startswith("kubernetes:helm"):
+            objects[resource.name] = {"kind": resource.type.rsplit(":", 1)[-1], **resource.inputs}
+    return objects
