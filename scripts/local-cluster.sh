@@ -279,7 +279,16 @@ ensure_kubeconfigs() {
 # Processes: each component runs in its own session/process group (setsid); its pid, which
 # is also its process group id, is kept in run/NAME.pid.
 # ---------------------------------------------------------------------------
-pid_of() { local f="$RUN/$1.pid"; [ -f "$f" ] && cat "$f" || true; }
+# pid_of NAME -> the recorded pid, only if that process is still this cluster's component
+# (a stale pid file after a reboot may name an unrelated process).
+pid_of() {
+  local f="$RUN/$1.pid" p
+  [ -f "$f" ] || return 0
+  p="$(cat "$f")"
+  case "$( { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null || true)" in
+    *"$STATE/"*) printf '%s' "$p" ;;
+  esac
+}
 alive() { local p; p="$(pid_of "$1")"; [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ "$(ps -o stat= -p "$p" 2>/dev/null | cut -c1)" != "Z" ]; }
 
 launch() {
@@ -297,41 +306,48 @@ strays() {
   for p in /proc/[0-9]*; do
     p="${p#/proc/}"
     [ "$p" = "$$" ] && continue
-    cmd="$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null || true)"
+    cmd="$( { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null || true)"
     case "$cmd" in *"$STATE/"*) ;; *) continue ;; esac
     case "$(basename "${cmd%% *}")" in etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kwok) ;; *) continue ;; esac
     echo "$p"
   done
 }
 
-stop_component() {
-  local name="$1" p i
-  p="$(pid_of "$name")"
-  if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
-    kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true
-    for i in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$p" 2>/dev/null; then
-      log "$name did not exit after 10s; killing"
-      kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
+# stop_group NAME... : TERM the process groups together, wait up to 10s, then KILL.
+stop_group() {
+  local n p i pids=()
+  for n in "$@"; do
+    p="$(pid_of "$n")"
+    if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
+      log "stopping $n (pid $p)"
+      kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true
+      pids+=("$p")
     fi
-    # reap / wait until the whole group is gone
-    for i in $(seq 1 50); do kill -0 -- "-$p" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -f "$RUN/$name.pid"
+  done
+  for p in "${pids[@]}"; do
+    for i in $(seq 1 100); do kill -0 -- "-$p" 2>/dev/null || kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 -- "-$p" 2>/dev/null || kill -0 "$p" 2>/dev/null; then
+      log "process group $p did not exit after 10s; killing it"
+      kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
+      for i in $(seq 1 50); do kill -0 -- "-$p" 2>/dev/null || break; sleep 0.1; done
+    fi
+  done
+  for n in "$@"; do rm -f "$RUN/$n.pid"; done
 }
 
 cmd_stop() {
-  local n any=0 p
-  for n in "${COMPONENTS[@]}"; do
-    if alive "$n"; then any=1; log "stopping $n (pid $(pid_of "$n"))"; fi
-    stop_component "$n"
-  done
+  local any=0 p n
+  for n in "${COMPONENTS[@]}"; do alive "$n" && any=1; done
+  # controllers first (together), then the API server, then etcd
+  stop_group kwok kube-scheduler kube-controller-manager
+  stop_group kube-apiserver
+  stop_group etcd
   for p in $(strays); do
     any=1; log "stopping leftover process $p"; kill -TERM "$p" 2>/dev/null || true
   done
   sleep 0.2
   for p in $(strays); do kill -KILL "$p" 2>/dev/null || true; done
-  [ "$any" = 1 ] && log "stopped" || log "not running"
+  if [ "$any" = 1 ]; then log "stopped"; else log "not running"; fi
 }
 
 kubectl_bin() { find_bin kubectl || die "kubectl not found; run: $0 build"; }
@@ -425,6 +441,10 @@ apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokConfiguration
 options:
   nodeLeaseDurationSeconds: 40
+  nodeLeaseParallelism: 4
+  nodePlayStageParallelism: 4
+  podPlayStageParallelism: 4
+  podsOnNodeSyncParallelism: 1
 EOF
     local f
     for f in "$src"/*.yaml; do
@@ -432,7 +452,8 @@ EOF
       # volume stages select PVCs/PVs of kwok's own class name; ours is the default class
       sed "s/'kwok-volume'/'$STORAGE_CLASS'/g" "$f"
     done
-    # PVC resize: there is no real volume, so report the requested size as the capacity.
+    # PVC resize: there is no real volume, so report the requested size as the PVC's capacity.
+    # (kwok's apply step creates before it patches, so the PV's spec cannot be patched here.)
     cat <<EOF
 ---
 apiVersion: kwok.x-k8s.io/v1alpha1
@@ -458,22 +479,61 @@ spec:
         expression: >-
           has(self.spec.volumeName) && has(self.status.capacity) && self.status.capacity.storage != self.spec.resources.requests.storage
   steps:
-  - apply:
-      template: |
-        apiVersion: v1
-        kind: PersistentVolume
-        metadata:
-          name: {{ .spec.volumeName | Quote }}
-        spec:
-          capacity:
-          {{ YAML .spec.resources.requests 2 }}
-      type: merge
   - patch:
       root: status
       subresource: status
       template: |
         capacity:
         {{ YAML .spec.resources.requests 1 }}
+EOF
+    # No cloud: give LoadBalancer Services and Ingresses a loopback address so that tools
+    # awaiting one (Pulumi awaits both) finish. Nothing listens there.
+    cat <<EOF
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: service-load-balancer
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Service
+  selector:
+    matchExpressions:
+    - cel:
+        expression: >-
+          self.spec.type == 'LoadBalancer' && !has(self.metadata.deletionTimestamp) && !has(self.status.loadBalancer.ingress)
+  steps:
+  - patch:
+      root: status
+      subresource: status
+      template: |
+        loadBalancer:
+          ingress:
+          - ip: 127.0.0.1
+            ipMode: VIP
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: ingress-load-balancer
+spec:
+  resourceRef:
+    apiGroup: networking.k8s.io/v1
+    kind: Ingress
+  selector:
+    matchExpressions:
+    - cel:
+        expression: >-
+          !has(self.metadata.deletionTimestamp) && !has(self.status.loadBalancer.ingress)
+  steps:
+  - patch:
+      root: status
+      subresource: status
+      template: |
+        loadBalancer:
+          ingress:
+          - ip: 127.0.0.1
 EOF
   } > "$STATE/kwok.yaml"
 }

@@ -2,7 +2,7 @@
 # Smoke test of the local control plane (scripts/local-cluster.sh): a Deployment and a
 # StatefulSet with a volumeClaimTemplate become ready on kwok's fake nodes, a PVC is
 # expanded, and deleting the StatefulSet keeps its PVCs. Needs a running cluster
-# (`scripts/local-cluster.sh start`). Prints "N passed, N failed" and exits non-zero on failure.
+# (`scripts/local-cluster.sh start`). LoadBalancer Services and Ingresses get an address. Prints "N passed, N failed" and exits non-zero on failure.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -29,7 +29,7 @@ trap cleanup EXIT
 T0=$(date +%s)
 
 k create namespace "$NS" >/dev/null
-check "namespace created" k -n "$NS" get namespace "$NS"
+check "namespace created" eq Active k get namespace "$NS" -o jsonpath="{.status.phase}"
 eventually 30 k -n "$NS" get serviceaccount default
 
 k -n "$NS" apply -f - >/dev/null <<'EOF'
@@ -93,11 +93,31 @@ check "PVC data-db-1 is Bound" eq Bound jp pvc/data-db-1 '{.status.phase}'
 k -n "$NS" patch pvc data-db-0 --type merge -p '{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}' >/dev/null
 check "PVC expansion accepted (spec 2Gi)" eq 2Gi jp pvc/data-db-0 '{.spec.resources.requests.storage}'
 check "PVC capacity becomes 2Gi" eventually 30 eq 2Gi jp pvc/data-db-0 '{.status.capacity.storage}'
-PV="$(jp pvc/data-db-0 '{.spec.volumeName}')"
-check "PV capacity becomes 2Gi" eventually 30 eq 2Gi k get pv "$PV" -o jsonpath='{.spec.capacity.storage}'
 
 check "scale statefulset to 3" k -n "$NS" scale statefulset/db --replicas=3
 check "statefulset readyReplicas=3" eventually 60 eq 3 jp statefulset/db '{.status.readyReplicas}'
+
+k -n "$NS" apply -f - >/dev/null <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: {name: web-lb}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web}
+spec:
+  rules:
+  - host: web.nexus.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+EOF
+check "LoadBalancer Service gets a (loopback) address" eventually 30 eq 127.0.0.1 jp service/web-lb '{.status.loadBalancer.ingress[0].ip}'
+check "Ingress gets a (loopback) address" eventually 30 eq 127.0.0.1 jp ingress/web '{.status.loadBalancer.ingress[0].ip}'
 
 k -n "$NS" delete statefulset db --wait=true --timeout=60s >/dev/null
 k -n "$NS" delete deployment web --wait=true --timeout=60s >/dev/null
