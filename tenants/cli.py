@@ -117,6 +117,8 @@ def run(
         raise TenantError("--api-key-stdin was given but stdin held no key")
     change = _plan(args, section)
     runner = None if args.no_apply else runner_factory(args.stack, args.project_dir, lambda line: print(line, file=out))
+    if runner is not None:
+        runner.ready()
     step: Change | None = change
     while step is not None:
         for message in step.messages:

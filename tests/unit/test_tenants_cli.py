@@ -32,7 +32,11 @@ class FakeRunner:
         self.stack, self.project_dir, self.echo = stack, project_dir, echo
         self.ups: list[dict] = []
         self.secrets: dict[str, str] = {}
+        self.selected = False
         FakeRunner.instances.append(self)
+
+    def ready(self) -> None:
+        self.selected = True
 
     def set_secret(self, key: str, value: str) -> None:
         self.secrets[key] = value
@@ -158,6 +162,19 @@ def test_bad_input_is_refused_before_the_file_or_pulumi_is_touched(project, argv
     assert err.startswith("refused:") and expected in err
     assert stack_text(project) == before
     assert FakeRunner.instances == []
+
+
+class MissingStackRunner(FakeRunner):
+    def ready(self) -> None:
+        raise RuntimeError("stack 'dev' does not exist in the current backend")
+
+
+def test_a_stack_that_cannot_be_selected_fails_before_the_file_is_touched(project):
+    before = stack_text(project)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["provision", "acme", "--ram", "1Gi", "--project-dir", str(project)], MissingStackRunner, out, err)
+    assert code == 1 and "does not exist" in err.getvalue()
+    assert stack_text(project) == before
 
 
 class FailingRunner(FakeRunner):
