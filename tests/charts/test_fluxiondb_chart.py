@@ -141,6 +141,13 @@ def test_fluxiondb_persists_to_the_mounted_volume():
     assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
 
 
+def test_without_persistence_data_lives_only_in_memory_and_no_claim_is_made():
+    manifests = render(CHART, values={**KEY, "persistence": {"enabled": False}})
+    assert not find(manifests, "PersistentVolumeClaim")
+    container = deployment(manifests)["spec"]["template"]["spec"]["containers"][0]
+    assert not [arg for arg in container["args"] if arg.startswith("--data")]
+
+
 # --- API key ---------------------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from components.fluxion_tenant import chart_values, keeps_data
 from platform_config import ConfigError
-from platform_config.fluxion import FluxionConfig, TenantConfig
+from platform_config.fluxion import FluxionConfig, FluxionDefaults, TenantConfig
 from tests.support.stacks import run_stack, stack_config
 
 pytestmark = pytest.mark.unit
@@ -217,3 +217,22 @@ def test_only_the_api_key_output_is_secret(any_stack):
 def test_the_program_stops_before_registering_anything_on_a_bad_tenant():
     with pytest.raises(ConfigError, match=r"fluxion\.tenants\.0\.ram = '128Mi'"):
         run_stack("dev", with_tenants({"id": "acme", "ram": "128Mi"}))
+
+
+# --- Pure values ---------------------------------------------------------------------------------------------------
+
+
+def test_client_namespace_labels_become_the_network_policys_namespace_selector():
+    defaults = FluxionDefaults(networkPolicy=True, clientNamespaceLabels={"fluxion-client": "true"})
+    values = chart_values(TenantConfig(id="acme", ram="1Gi"), defaults)
+    assert values["networkPolicy"] == {
+        "enabled": True,
+        "clientNamespaceSelector": {"matchLabels": {"fluxion-client": "true"}},
+    }
+
+
+def test_the_ingress_serves_the_tenant_subdomain_with_its_own_tls_secret(prod_stack):
+    ingress = prod_stack.charts()["fluxiondb-example-basic-chart"].inputs["values"]["ingress"]
+    host = "example-basic.fluxion.nexus.example.com"
+    assert ingress["hosts"] == [{"host": host, "paths": [{"path": "/", "pathType": "Prefix"}]}]
+    assert ingress["tls"] == [{"hosts": [host], "secretName": "fluxiondb-example-basic-tls"}]
