@@ -32,9 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="the Pulumi project directory")
         return sub
 
-    def applying(sub: argparse.ArgumentParser) -> None:
+    def applying(sub: argparse.ArgumentParser, prints_outputs: bool = True) -> None:
         sub.add_argument("--no-apply", action="store_true", help="only edit the stack file; do not run pulumi up")
-        sub.add_argument("--show-key", action="store_true", help="print the tenant's API key (it is secret)")
+        if prints_outputs:
+            sub.add_argument("--show-key", action="store_true", help="print the tenant's API key (it is secret)")
 
     sub = command("provision", "Add a tenant (or bring back a deprovisioned one) with a RAM size.")
     sub.add_argument("tenant_id", metavar="ID")
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("tenant_id", metavar="ID")
     sub.add_argument("--delete-data", action="store_true", help="also delete the tenant's volume and namespace")
     sub.add_argument("--yes", action="store_true", help="confirm --delete-data (data deletion cannot be undone)")
-    applying(sub)
+    applying(sub, prints_outputs=False)
 
     command("list", "List the stack's tenants and their derived sizes.")
     return parser
@@ -101,48 +102,61 @@ def _api_key_index(section: dict[str, Any], tenant_id: str) -> int:
     return next(i for i, entry in enumerate(section["tenants"]) if entry["id"] == tenant_id)
 
 
-def run(
-    args: argparse.Namespace,
-    runner_factory: RunnerFactory,
-    out: TextIO,
-    stdin: TextIO,
-) -> int:
-    path = stack_file(args.project_dir, args.stack)
-    section = read_section(path)
-    if args.command == "list":
-        _print_tenants(section, out)
-        return EXIT_OK
-    api_key = stdin.read().strip() if getattr(args, "api_key_stdin", False) else None
-    if api_key == "":
+def _read_api_key(args: argparse.Namespace, stdin: TextIO) -> str | None:
+    if not getattr(args, "api_key_stdin", False):
+        return None
+    key = stdin.read().strip()
+    if not key:
         raise TenantError("--api-key-stdin was given but stdin held no key")
-    change = _plan(args, section)
-    runner = None if args.no_apply else runner_factory(args.stack, args.project_dir, lambda line: print(line, file=out))
-    if runner is not None:
-        runner.ready()
+    return key
+
+
+def _store_api_key(
+    args: argparse.Namespace, section: dict[str, Any], api_key: str, runner: StackRunner | None, out: TextIO
+) -> None:
+    """Secret config can only be encrypted by Pulumi: through the runner, or by the operator's own CLI."""
+    key_path = f"fluxion.tenants[{_api_key_index(section, args.tenant_id)}].apiKey"
+    if runner is None:
+        print(f"set the key with: pulumi config set --secret --path '{key_path}' -s {args.stack}", file=out)
+    else:
+        runner.set_secret(key_path, api_key)
+
+
+def _apply(
+    args: argparse.Namespace, change: Change, api_key: str | None, runner: StackRunner | None, out: TextIO
+) -> None:
+    """Write each step to the stack file and (unless --no-apply) deploy it before the next step."""
+    path = stack_file(args.project_dir, args.stack)
     step: Change | None = change
     while step is not None:
         for message in step.messages:
             print(message, file=out)
-        wrote = write_section(path, step.section)
-        print(f"{path.name}: {'updated' if wrote else 'unchanged'}", file=out)
+        print(f"{path.name}: {'updated' if write_section(path, step.section) else 'unchanged'}", file=out)
         if api_key is not None:
-            key_path = f"fluxion.tenants[{_api_key_index(step.section, args.tenant_id)}].apiKey"
-            if runner is None:
-                print(f"set the key with: pulumi config set --secret --path '{key_path}' -s {args.stack}", file=out)
-            else:
-                runner.set_secret(key_path, api_key)
+            _store_api_key(args, step.section, api_key, runner, out)
             api_key = None
-        if runner is None:
-            if step.follow_up is not None and not step.changed:
-                # Already marked by an earlier run, which the operator has deployed since: go on to the removal.
-                step = step.follow_up
-                continue
-            if step.follow_up is not None:
-                print("not applied (--no-apply); deploy, then run the same command again to remove the entry", file=out)
-            break
-        print(f"pulumi up -s {args.stack} ...", file=out)
-        runner.up()
+        if runner is not None:
+            print(f"pulumi up -s {args.stack} ...", file=out)
+            runner.up()
+        elif step.follow_up is not None and step.changed:
+            print("not applied (--no-apply); deploy, then run the same command again to remove the entry", file=out)
+            return
+        # Without --no-apply the step was just deployed; with it, an unchanged step was deployed by the
+        # operator after an earlier run. Either way the follow-up (the removal) may proceed.
         step = step.follow_up
+
+
+def run(args: argparse.Namespace, runner_factory: RunnerFactory, out: TextIO, stdin: TextIO) -> int:
+    section = read_section(stack_file(args.project_dir, args.stack))
+    if args.command == "list":
+        _print_tenants(section, out)
+        return EXIT_OK
+    api_key = _read_api_key(args, stdin)
+    change = _plan(args, section)
+    runner = None if args.no_apply else runner_factory(args.stack, args.project_dir, lambda line: print(line, file=out))
+    if runner is not None:
+        runner.ready()
+    _apply(args, change, api_key, runner, out)
     if runner is not None and args.command != "deprovision":
         _print_outputs(runner.tenant_outputs(args.tenant_id), args.show_key, out)
     return EXIT_OK

@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from components.fluxion_tenant import claim_name
 from components.storage import storage_change_problems
-from platform_config.base import config_error, quantity_to_number
-from platform_config.fluxion import FluxionConfig, TenantConfig, storage_for_ram
+from platform_config.base import config_error
+from platform_config.fluxion import FluxionConfig, TenantConfig, quantity_bytes, storage_for_ram
 
 SECTION_KEY = "fluxion"
 # Stands in for `{secure: ...}` values during validation: the CLI never decrypts them.
@@ -78,7 +78,7 @@ def _index(section: dict[str, Any], tenant_id: str) -> int | None:
 
 def _with_entries(section: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
     updated = copy.deepcopy(section)
-    updated["tenants"] = entries
+    updated["tenants"] = copy.deepcopy(entries)
     return updated
 
 
@@ -95,7 +95,7 @@ def _sized(entry: dict[str, Any], ram: str, current_storage: str | None) -> tupl
     sized = {k: v for k, v in entry.items() if k != "storage"}
     sized["ram"] = ram
     derived = storage_for_ram(ram)
-    if current_storage is None or _bytes(derived) >= _bytes(current_storage):
+    if current_storage is None or quantity_bytes(derived) >= quantity_bytes(current_storage):
         return sized, f"storage {derived} (2 x RAM)"
     sized["storage"] = current_storage
     return sized, f"storage stays at {current_storage}: a volume never shrinks (2 x RAM would be {derived})"
@@ -107,10 +107,6 @@ def _check_request(tenant_id: str, ram: str) -> None:
         TenantConfig.model_validate({"id": tenant_id, "ram": ram})
     except ValidationError as error:
         raise config_error(f"{SECTION_KEY}.tenants[{tenant_id}]", error) from None
-
-
-def _bytes(quantity: str) -> int:
-    return int(quantity_to_number(quantity))
 
 
 def _current(section: dict[str, Any], index: int) -> TenantConfig:
@@ -129,7 +125,7 @@ def provision(section: dict[str, Any], tenant_id: str, ram: str) -> Change:
         return _checked(section, after, [f"tenant {tenant_id}: provisioned with {ram} RAM, {storage}"])
     current = _current(section, index)
     if current.active:
-        if _bytes(current.ram) == _bytes(ram):
+        if quantity_bytes(current.ram) == quantity_bytes(ram):
             return Change(
                 section=section, messages=[f"tenant {tenant_id}: already provisioned with {ram} RAM"], changed=False
             )
