@@ -87,24 +87,34 @@ compatible() {
   esac
 }
 
-# find_bin NAME -> prints a usable path: .tools/bin first, then PATH
+pinned_version() {
+  case "$1" in etcd) echo "$ETCD_VERSION" ;; kwok) echo "$KWOK_VERSION" ;; *) echo "$K8S_VERSION" ;; esac
+}
+
+# find_bin NAME -> prints a usable path: .tools/bin when it holds the pinned version, else a
+# compatible one on PATH. Results are cached for the run.
+declare -A FOUND=()
 find_bin() {
   local name="$1" cand v
-  for cand in "$TOOLS_BIN/$name" "$(PATH="${PATH//$TOOLS_BIN:/}" command -v "$name" 2>/dev/null || true)"; do
-    [ -n "$cand" ] && [ -x "$cand" ] || continue
-    v="$(version_of "$name" "$cand")"
-    if compatible "$name" "$v"; then printf '%s' "$cand"; return 0; fi
+  if [ -n "${FOUND[$name]:-}" ]; then printf '%s' "${FOUND[$name]}"; return 0; fi
+  cand="$TOOLS_BIN/$name"
+  if [ -x "$cand" ] && [ "$(version_of "$name" "$cand")" = "$(pinned_version "$name")" ]; then
+    FOUND[$name]="$cand"; printf '%s' "$cand"; return 0
+  fi
+  local IFS=: dir
+  for dir in $PATH; do
+    [ -n "$dir" ] && [ "$dir" != "$TOOLS_BIN" ] && [ -x "$dir/$name" ] || continue
+    v="$(version_of "$name" "$dir/$name")"
+    if compatible "$name" "$v"; then FOUND[$name]="$dir/$name"; printf '%s' "$dir/$name"; return 0; fi
   done
   return 1
 }
 
-# The exact pinned version must be in .tools/bin for "build" to skip it; a compatible one on
-# PATH is also accepted.
+# A binary is rebuilt unless .tools/bin has the pinned version or PATH a compatible one.
 have_bin() { find_bin "$1" >/dev/null; }
 
 go_build_env() {
   command -v go >/dev/null || die "go is not installed; it is needed to build $1"
-  export GOFLAGS="${GOFLAGS:-} -mod=mod"
 }
 
 build_k8s() {
@@ -125,6 +135,7 @@ build_k8s() {
   t0="$(now)"
   mkdir -p "$TOOLS_BIN"
   (cd "$K8S_MOD_DIR" && go build -o "$TOOLS_BIN/" -ldflags "$ld" "${pkgs[@]}") || die "go build of ${missing[*]} failed"
+  unset "FOUND[kube-apiserver]" "FOUND[kube-controller-manager]" "FOUND[kube-scheduler]" "FOUND[kubectl]"
   log "built ${missing[*]} in $(elapsed "$t0")"
 }
 
@@ -350,7 +361,7 @@ cmd_stop() {
   if [ "$any" = 1 ]; then log "stopped"; else log "not running"; fi
 }
 
-kubectl_bin() { find_bin kubectl || die "kubectl not found; run: $0 build"; }
+kubectl_bin() { find_bin kubectl >/dev/null || die "kubectl not found; run: $0 build"; printf '%s' "${FOUND[kubectl]}"; }
 kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_PATH" --request-timeout=10s "$@"; }
 
 # wait_for DESC TIMEOUT_S COMMAND... ; fails fast when a component died meanwhile
@@ -385,10 +396,11 @@ cmd_status() {
     if alive "$n"; then printf '  %-24s running (pid %s)\n' "$n" "$(pid_of "$n")"
     else printf '  %-24s stopped\n' "$n"; rc=1; fi
   done
+  find_bin kubectl >/dev/null || true
   if [ "$rc" = 0 ] && KUBECTL="$(kubectl_bin)" && apiserver_ready; then
     echo "  api server               https://127.0.0.1:$APISERVER_PORT ready"
     echo "  kubeconfig               $KUBECONFIG_PATH"
-    KUBECTL="$(kubectl_bin)"; kc get nodes 2>/dev/null | sed 's/^/  /' || true
+    kc get nodes 2>/dev/null | sed 's/^/  /' || true
     return 0
   fi
   return 1
@@ -562,8 +574,8 @@ cmd_start() {
   ensure_kubeconfigs
   write_kwok_config
   local bin_etcd bin_api bin_kcm bin_sched bin_kwok
-  bin_etcd="$(find_bin etcd)"; bin_api="$(find_bin kube-apiserver)"; bin_kcm="$(find_bin kube-controller-manager)"
-  bin_sched="$(find_bin kube-scheduler)"; bin_kwok="$(find_bin kwok)"
+  bin_etcd="${FOUND[etcd]}"; bin_api="${FOUND[kube-apiserver]}"; bin_kcm="${FOUND[kube-controller-manager]}"
+  bin_sched="${FOUND[kube-scheduler]}"; bin_kwok="${FOUND[kwok]}"
 
   log "starting etcd on 127.0.0.1:$ETCD_CLIENT_PORT"
   mkdir -p "$STATE/etcd"; chmod 700 "$STATE/etcd"
@@ -630,6 +642,9 @@ cmd_build_quiet() {
   local n missing=0
   for n in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do have_bin "$n" || missing=1; done
   if [ "$missing" = 1 ]; then cmd_build; else kwok_stages_file >/dev/null; fi
+  for n in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do
+    find_bin "$n" >/dev/null || die "$n is still missing after the build"
+  done
 }
 
 check_ports() {
