@@ -307,7 +307,7 @@ launch() {
   mkdir -p "$LOGS" "$RUN"
   [ -f "$LOGS/$name.log" ] && mv -f "$LOGS/$name.log" "$LOGS/$name.log.1"
   printf '===== %s start %s =====\n' "$name" "$(date -u +%FT%TZ)" > "$LOGS/$name.log"
-  setsid "$@" </dev/null >> "$LOGS/$name.log" 2>&1 &
+  setsid "$@" </dev/null >> "$LOGS/$name.log" 2>&1 9>&- &
   echo $! > "$RUN/$name.pid"
 }
 
@@ -667,6 +667,19 @@ cmd_env() {
   echo "export PATH=$TOOLS_BIN:\$PATH"
 }
 
+# One start/stop/reset at a time (the lock is not inherited by the components).
+lock() {
+  mkdir -p "$STATE"
+  exec 9>"$STATE/.lock"
+  if command -v flock >/dev/null && ! flock -n 9; then
+    log "another local-cluster.sh is starting or stopping the cluster; waiting"
+    flock 9
+  fi
+}
+
+case "${1:-}" in
+  start|stop|reset) lock ;;
+esac
 case "${1:-}" in
   build) shift; cmd_build "$@" ;;
   start) shift; cmd_start "$@" ;;
