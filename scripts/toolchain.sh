@@ -171,7 +171,7 @@ else
   note "building github.com/pulumi/pulumi/pkg/v3/cmd/pulumi (first build ~8-15 min on 2 cores)"
   run_long "go build pulumi" "$LOGS/pulumi.log" \
     bash -c "cd toolchain/cli && go build -mod=readonly \
-      -ldflags '-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION' \
+      -ldflags '-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION' \
       -o '$BIN/pulumi.new' github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
   mv -f "$BIN/pulumi.new" "$BIN/pulumi"
   [ "$(pulumi version)" = "v$PULUMI_VERSION" ] || die "built pulumi reports $(pulumi version), not v$PULUMI_VERSION"
@@ -191,7 +191,7 @@ else
   need_go "pulumi-language-python"
   run_long "go build pulumi-language-python" "$LOGS/langhost.log" \
     bash -c "cd toolchain/langhost && go build -mod=readonly \
-      -ldflags '-X main.version=$PULUMI_LANGHOST_VERSION' -o '$BIN/pulumi-language-python.new' ."
+      -ldflags '-s -w -X main.version=$PULUMI_LANGHOST_VERSION' -o '$BIN/pulumi-language-python.new' ."
   mv -f "$BIN/pulumi-language-python.new" "$BIN/pulumi-language-python"
   sdkdir="$(go_module_dir toolchain/langhost github.com/pulumi/pulumi/sdk/v3)"
   install -m 0755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
@@ -233,7 +233,7 @@ EOF
   note "building $PULUMI_KUBERNETES_PROVIDER_MODULE/cmd/pulumi-resource-kubernetes@$PULUMI_KUBERNETES_PROVIDER_MODULE_VERSION (first build ~10-20 min on 2 cores)"
   run_long "go build pulumi-resource-kubernetes" "$LOGS/kubernetes.log" \
     bash -c "cd '$out' && go build -mod=readonly \
-      -ldflags '-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_KUBERNETES_VERSION' \
+      -ldflags '-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_KUBERNETES_VERSION' \
       -o '$out/pulumi-resource-kubernetes' ."
   install_plugin resource kubernetes "$PULUMI_KUBERNETES_VERSION" "$out/pulumi-resource-kubernetes"
   rm -f "$out/pulumi-resource-kubernetes"
@@ -257,7 +257,7 @@ elif [ "$PULUMI_RANDOM_IMPL" = standin ]; then
   mkdir -p "$out"
   run_long "go build pulumi-resource-random (stand-in)" "$LOGS/random.log" \
     bash -c "cd toolchain/random-standin && go build -mod=readonly \
-      -ldflags '-X main.version=$PULUMI_RANDOM_VERSION' -o '$out/pulumi-resource-random' ."
+      -ldflags '-s -w -X main.version=$PULUMI_RANDOM_VERSION' -o '$out/pulumi-resource-random' ."
   install_plugin resource random "$PULUMI_RANDOM_VERSION" "$out/pulumi-resource-random"
   rm -f "$out/pulumi-resource-random"
   stamp_set plugin-random "$random_stamp"
@@ -276,7 +276,7 @@ else
   note "building helm.sh/helm/v3/cmd/helm@v$HELM_VERSION (first build ~5-10 min on 2 cores)"
   run_long "go install helm" "$LOGS/helm.log" \
     env GOBIN="$BIN" go install \
-    -ldflags "-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
+    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
     "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
   [ "$(helm version --template '{{.Version}}')" = "v$HELM_VERSION" ] || die "built helm is not v$HELM_VERSION"
 fi
