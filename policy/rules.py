@@ -247,10 +247,12 @@ def workload_replicas(obj: Manifest) -> list[str]:
         return [problem]
     if exempt:
         return []
-    replicas = (obj.get("spec") or {}).get("replicas", 1)
-    if replicas is None or replicas < MIN_PROD_REPLICAS:
+    # The engine hands numbers over as floats (protobuf Struct): 2.0.
+    declared = (obj.get("spec") or {}).get("replicas")
+    replicas = 1 if declared is None else int(declared)
+    if replicas < MIN_PROD_REPLICAS:
         return [
-            f"{describe(obj)} runs {1 if replicas is None else replicas} replica(s); prod needs at least "
+            f"{describe(obj)} runs {replicas} replica(s); prod needs at least "
             f'{MIN_PROD_REPLICAS}, or the annotations {SINGLE_POD_ANNOTATION}: "true" and '
             f"{SINGLE_POD_REASON_ANNOTATION} when it is single-pod by design"
         ]

@@ -34,6 +34,14 @@ def test_a_deployment_without_a_replica_count_counts_as_one_replica():
     assert "runs 1 replica(s)" in rules.workload_replicas(obj)[0]
 
 
+def test_a_replica_count_handed_over_as_a_float_is_reported_as_a_whole_number():
+    assert "runs 1 replica(s)" in rules.workload_replicas(statefulset(replicas=1.0))[0]
+
+
+def test_a_deployment_scaled_to_zero_is_a_violation():
+    assert "runs 0 replica(s)" in rules.workload_replicas(deployment(replicas=0))[0]
+
+
 def test_a_single_pod_workload_with_a_documented_exemption_passes():
     assert rules.workload_replicas(single_pod(deployment())) == []
 
