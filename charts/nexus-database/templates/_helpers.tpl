@@ -152,17 +152,6 @@ items:
 {{- end }}
 
 {{/*
-Look one workload up by component name: (dict "root" $ "component" "cart-mongodb").
-*/}}
-{{- define "nexus-database.workload" -}}
-{{- $found := dict }}
-{{- range (include "nexus-database.workloads" .root | fromYaml).items }}
-{{- if eq .component $.component }}{{ $found = . }}{{ end }}
-{{- end }}
-{{- toYaml $found }}
-{{- end }}
-
-{{/*
 In-cluster DNS suffix of this release's namespace.
 */}}
 {{- define "nexus-database.domain" -}}
@@ -248,7 +237,8 @@ updateStrategy:
   type: RollingUpdate
 persistentVolumeClaimRetentionPolicy:
   whenDeleted: {{ ternary "Retain" "Delete" .root.Values.persistence.retainOnDelete }}
-  whenScaled: {{ ternary "Retain" "Delete" .root.Values.persistence.retainOnDelete }}
+  # Scaling down and up again finds the same data, whatever retainOnDelete says.
+  whenScaled: Retain
 {{- end }}
 
 {{/*
