@@ -5,6 +5,7 @@ import pulumi
 from components.fluxion_tenant import FluxionTenant, FluxionTenantArgs
 from components.kubernetes import create_provider
 from components.nexus_database import NexusDatabase, NexusDatabaseArgs
+from components.order_platform import OrderPlatform, OrderPlatformArgs
 from components.postgres_cluster import PostgresCluster, PostgresClusterArgs
 from platform_config import read_stack_config
 
@@ -36,6 +37,32 @@ data_tier = (
 # core-pipeline (issue 4)
 
 # Order platform (issue 5)
+# Config validation guarantees the data tier runs Kafka here (orderPlatform needs it).
+assert data_tier is not None
+orders_db = postgres["orders"]
+order_platform = OrderPlatform(
+    "order-platform",
+    OrderPlatformArgs(
+        config.orderPlatform,
+        config.environment,
+        event_store=orders_db.writer(),
+        kafka_bootstrap_servers=data_tier.kafka_bootstrap_servers,
+        keycloak_client_secret=(
+            config.orderPlatformKeycloakClientSecret.get_secret_value()
+            if config.orderPlatformKeycloakClientSecret
+            else None
+        ),
+        elasticsearch_password=(
+            config.orderPlatformElasticsearchPassword.get_secret_value()
+            if config.orderPlatformElasticsearchPassword
+            else None
+        ),
+        database_resources=[orders_db],
+        kafka_resources=[data_tier],
+        delete_data_on_destroy=config.deleteDataOnDestroy,
+    ),
+    opts=deploy,
+)
 
 # FluxionDB tenants (issue 6)
 fluxion_tenants = {
@@ -51,3 +78,4 @@ pulumi.export("environment", config.environment.value)
 pulumi.export("postgres", {name: cluster.outputs() for name, cluster in postgres.items()})
 pulumi.export("fluxion", {"tenants": {tid: tenant.outputs() for tid, tenant in fluxion_tenants.items()}})
 pulumi.export("dataTier", data_tier.outputs() if data_tier else None)
+pulumi.export("orderPlatform", order_platform.outputs())

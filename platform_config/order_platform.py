@@ -162,6 +162,28 @@ def _require_unless_generated(value: SecretStr | None, info: ValidationInfo) -> 
     )
 
 
+def _needs_kafka(value: OrderPlatformConfig, info: ValidationInfo) -> OrderPlatformConfig:
+    """The services exchange events over the data tier's Kafka (plaintext listener: no SASL client yet)."""
+    data_tier = info.data.get("dataTier")
+    if data_tier is None:  # invalid itself, and reported as such
+        return value
+    if not (data_tier.enabled and data_tier.kafka.enabled):
+        raise ValueError(
+            "the order platform needs Kafka from the data tier: set nexus-platform:dataTier.enabled and "
+            "nexus-platform:dataTier.kafka.enabled to true"
+        )
+    if data_tier.kafka.sasl:
+        raise ValueError(
+            "the order platform's services do not authenticate to Kafka with SASL: "
+            "set nexus-platform:dataTier.kafka.sasl to false"
+        )
+    return value
+
+
+# The `orderPlatform` field of PlatformConfig, declared after `dataTier` so the Kafka check can see it.
+OrderPlatformSection = Annotated[OrderPlatformConfig, AfterValidator(_needs_kafka)]
+
+
 def _empty_is_unset(value: object) -> object:
     # Pulumi.yaml declares the keys with default "" (a declared key without a default is mandatory).
     return None if value == "" else value

@@ -14,7 +14,7 @@ from .core_pipeline import CorePipelineConfig
 from .data_tier import DataTierConfig
 from .fluxion import FluxionConfig
 from .kubernetes import KubernetesTarget
-from .order_platform import OrderPlatformConfig, OrderPlatformSecret
+from .order_platform import OrderPlatformSecret, OrderPlatformSection
 from .postgres import PostgresChartSource, PostgresClusterConfig
 
 
@@ -29,7 +29,7 @@ class PlatformConfig(StrictModel):
     postgresClusters: dict[DnsLabel, PostgresClusterConfig]
     dataTier: DataTierConfig = Field(default_factory=DataTierConfig)
     corePipeline: CorePipelineConfig = Field(default_factory=CorePipelineConfig)
-    orderPlatform: OrderPlatformConfig = Field(default_factory=OrderPlatformConfig)
+    orderPlatform: OrderPlatformSection = Field(default_factory=dict, validate_default=True)
     fluxion: FluxionConfig = Field(default_factory=FluxionConfig)
     # Order platform credentials for systems this program does not deploy (`pulumi config set --secret <key>`);
     # declared after orderPlatform, whose generateMissingSecrets decides whether a missing one is an error.

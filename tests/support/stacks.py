@@ -20,7 +20,8 @@ from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.proto import callback_pb2
 
-from ops.stackfiles import REPO_ROOT, deep_merge, stack_config
+from ops import stackfiles
+from ops.stackfiles import REPO_ROOT, deep_merge
 from platform_config import PROJECT
 
 MAIN = REPO_ROOT / "__main__.py"
@@ -31,6 +32,12 @@ TEST_SECRETS: dict[str, str] = {
     "orderPlatformKeycloakClientSecret": "test-keycloak-client-secret",
     "orderPlatformElasticsearchPassword": "test-elasticsearch-password",
 }
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The stack file's `nexus-platform:` keys as a deployed stack has them: TEST_SECRETS stand in for the
+    encrypted keys `pulumi config set --secret` adds, which the committed files lack."""
+    return {**stackfiles.stack_config(stack), **TEST_SECRETS}
 
 
 @dataclass

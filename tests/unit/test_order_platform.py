@@ -165,6 +165,49 @@ def test_the_three_charts_are_the_local_ones_released_under_their_own_names_in_o
         assert chart["dependencyUpdate"] is True
 
 
+def _command_config(run: StackRun) -> dict[str, Any]:
+    return run.charts()[f"order-platform-{COMMAND_SERVICE}"].inputs["values"]["config"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_in_the_program_the_command_service_writes_to_the_orders_writer_and_not_its_readers(stack, request):
+    run = request.getfixturevalue(f"{stack}_stack")
+    orders = run.outputs["postgres"]["orders"]
+    assert orders["writerHost"] != orders["readerHost"], "the stack should have read replicas to tell them apart"
+    config = _command_config(run)
+    assert config["postgresHost"] == orders["writerHost"]
+    assert (config["postgresDatabase"], config["postgresUser"]) == (orders["database"], orders["username"])
+
+
+def test_in_the_program_the_event_store_is_orderdb_of_the_stack(any_stack):
+    assert _command_config(any_stack)["postgresDatabase"] == f"orderdb_{any_stack.outputs['environment']}"
+
+
+def test_in_the_program_kafka_is_the_data_tiers_bootstrap_servers(any_stack):
+    kafka = any_stack.outputs["dataTier"]["kafka"]["bootstrapServers"]
+    assert _command_config(any_stack)["kafkaBootstrapServers"] == kafka
+    query = any_stack.charts()[f"order-platform-{QUERY_SERVICE}"].inputs["values"]["config"]
+    assert query["kafkaBootstrapServers"] == kafka
+
+
+def test_the_stack_exports_the_gateways_public_url_and_the_internal_urls(any_stack):
+    exported = any_stack.outputs["orderPlatform"]
+    hostname = stack_config(any_stack.outputs["environment"])["orderPlatform"]["gateway"]["hostname"]
+    assert exported["gatewayUrl"] == f"https://{hostname}"
+    assert (
+        exported["internalUrls"]["orderQueryService"] == "http://order-query-service.order-platform.svc.cluster.local"
+    )
+    assert not [path for path in any_stack.secret_paths if path.startswith("orderPlatform")]
+
+
+def test_in_the_program_the_operators_secrets_reach_only_the_secrets_as_pulumi_secrets(prod_stack):
+    secret = prod_stack.named(f"order-platform-{QUERY_SERVICE}-credentials")
+    assert secret.inputs["stringData"]["elasticsearch-password"] == TEST_SECRETS["orderPlatformElasticsearchPassword"]
+    assert secret.is_secret_input("stringData")
+    for chart in prod_stack.charts().values():
+        assert TEST_SECRETS["orderPlatformKeycloakClientSecret"] not in repr(chart.inputs)
+
+
 # --- Deploy order ----------------------------------------------------------------------------------------------
 
 

@@ -22,7 +22,8 @@ podAntiAffinity:
 {{/*
 The service's workload: a Deployment, or a StatefulSet with one PersistentVolumeClaim per replica when
 the chart has persistence switched on (each replica needs its own volume: RocksDB state is per instance).
-The replica count is left to the HPA when autoscaling is on, so an upgrade never resets it.
+replicas is replicaCount, also the autoscaler's floor: an upgrade that changes the workload re-applies it and
+the autoscaler scales back up within its next sync.
 */}}
 {{- define "order-service-lib.workload" -}}
 {{- $fullname := include "order-service-lib.fullname" . }}
@@ -35,9 +36,8 @@ metadata:
   labels:
     {{- include "order-service-lib.labels" . | nindent 4 }}
 spec:
-  {{- if not .Values.autoscaling.enabled }}
+  {{- /* Declared even under the autoscaler, as its floor: policies and readers see the minimum. */}}
   replicas: {{ .Values.replicaCount }}
-  {{- end }}
   revisionHistoryLimit: 5
   {{- if $stateful }}
   serviceName: {{ $fullname }}-headless
