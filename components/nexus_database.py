@@ -8,7 +8,10 @@ resource's inputs and nothing is regenerated on each render.
 
 Storage only grows. The StatefulSets' claim templates keep the size they were created with
 (`keep_claim_templates`), each existing claim (`data-<statefulset>-<ordinal>`) is resized in place by a
-server-side-apply patch (`grow_claims`), and `StorageGuard` fails the preview of any shrink. The backup
+server-side-apply patch (`grow_claims`), and `StorageGuard` fails the preview of any shrink. The patches
+are retained on delete: a patch owning a claim's required size field cannot be deleted (the API server
+refuses to drop it), and forgetting it is what scale-down and destroy want anyway, since the claims'
+own lifecycle is the StatefulSet retention policy and the namespace. The backup
 volumes are created here rather than by the chart, so that `pulumi destroy` keeps them unless
 `deleteDataOnDestroy` is set, exactly like the namespace that holds the data claims.
 """
@@ -279,7 +282,7 @@ class NexusDatabase(pulumi.ComponentResource):
             f"{name}-volume",
             self.namespace,
             data_claims(config),
-            pulumi.ResourceOptions(parent=self, depends_on=[self.chart]),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.chart], retain_on_delete=True),
         )
 
         self.mongodb = {db: self._mongodb_endpoint(db, password) for db, password in mongodb.items()}
@@ -390,7 +393,7 @@ class NexusDatabase(pulumi.ComponentResource):
             f"{self._name}-volume",
             self.namespace,
             claims,
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=volumes)),
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=volumes, retain_on_delete=True)),
         )
         return volumes
 
