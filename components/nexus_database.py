@@ -282,7 +282,7 @@ class NexusDatabase(pulumi.ComponentResource):
             f"{name}-volume",
             self.namespace,
             data_claims(config),
-            pulumi.ResourceOptions(parent=self, depends_on=[self.chart], retain_on_delete=True),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.chart]),
         )
 
         self.mongodb = {db: self._mongodb_endpoint(db, password) for db, password in mongodb.items()}
@@ -393,7 +393,7 @@ class NexusDatabase(pulumi.ComponentResource):
             f"{self._name}-volume",
             self.namespace,
             claims,
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=volumes, retain_on_delete=True)),
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=volumes)),
         )
         return volumes
 

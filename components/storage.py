@@ -97,7 +97,9 @@ def grow_claims(
             spec=k8s.core.v1.PersistentVolumeClaimSpecPatchArgs(
                 resources=k8s.core.v1.VolumeResourceRequirementsPatchArgs(requests={"storage": size})
             ),
-            opts=opts,
+            # Deleting a patch would hand back a field the claim requires, which the API server refuses:
+            # when the claim or the patch goes away, Pulumi just forgets the patch.
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
         )
         for claim, size in sorted(claims.items())
     ]
