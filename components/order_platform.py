@@ -92,10 +92,12 @@ def gateway_url(config: OrderPlatformConfig) -> str:
     return f"https://{config.gateway.hostname}"
 
 
+# Which `orderPlatform` section sizes each service.
+SIZING_SECTIONS = {GATEWAY: "gateway", COMMAND_SERVICE: "commandService", QUERY_SERVICE: "queryService"}
+
+
 def _sizing(service: str, config: OrderPlatformConfig) -> ServiceSizing:
-    return {GATEWAY: config.gateway, COMMAND_SERVICE: config.commandService, QUERY_SERVICE: config.queryService}[
-        service
-    ]
+    return getattr(config, SIZING_SECTIONS[service])
 
 
 def _common_values(
