@@ -1,5 +1,7 @@
 """The policy pack runs in the real engine: `pulumi preview --policy-pack policy` passes on every stack
-with its environment's configuration, and a deliberately bad variant is rejected with the rule's message.
+with its environment's configuration, and deliberately bad variants (a `latest` image, privileged
+containers, another environment's configuration) are rejected with the rule's message in staging and
+prod, and only reported in dev.
 
 Each case previews a throwaway stack on a local file backend in a copy of the program (so no stack file
 of the working tree is touched), named after the environment whose committed stack file it copies, with
@@ -145,6 +147,22 @@ def previews(workspace: Path, pulumi_env: dict[str, str]):
 
 
 LATEST_IMAGE = {"postgresClusters": {"orders": {"image": {"tag": "latest"}}}}
+PRIVILEGED_MESSAGE = (
+    "StatefulSet postgres/orders-postgresql-primary: container 'postgresql' is privileged; remove "
+    "securityContext.privileged"
+)
+
+
+@pytest.fixture(scope="module")
+def privileged_chart(workspace: Path) -> dict[str, Any]:
+    """Overrides pointing the stack at a copy of the Bitnami test double whose containers run privileged."""
+    chart = workspace / "privileged-standin"
+    shutil.copytree(BITNAMI_STANDIN, chart)
+    helpers = chart / "templates" / "_helpers.tpl"
+    text = helpers.read_text()
+    assert "privileged: false" in text
+    helpers.write_text(text.replace("privileged: false", "privileged: true"))
+    return {"postgresChart": {"path": str(chart)}}
 
 
 @pytest.mark.parametrize(
@@ -188,3 +206,17 @@ def test_a_prod_stack_checked_with_the_dev_configuration_is_refused_by_the_envir
         "stack 'prod' is being checked with the 'dev' policy configuration; pass --policy-pack-config "
         "policy/config/prod.json" in result.output
     )
+
+
+def test_a_privileged_container_only_warns_in_dev(previews, privileged_chart):
+    result = previews("dev-privileged", "dev", "dev", privileged_chart)
+    assert result.returncode == 0, result.output[-4000:]
+    assert "[advisory]  container-not-privileged" in result.output
+    assert PRIVILEGED_MESSAGE in result.output
+
+
+def test_a_privileged_container_blocks_staging_with_the_rules_message(previews, privileged_chart):
+    result = previews("staging-privileged", "staging", "staging", privileged_chart)
+    assert result.returncode != 0
+    assert "[mandatory]  container-not-privileged" in result.output
+    assert PRIVILEGED_MESSAGE in result.output
