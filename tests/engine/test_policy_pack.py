@@ -1,7 +1,7 @@
 """The policy pack runs in the real engine: `pulumi preview --policy-pack policy` passes on every stack
 with its environment's configuration, and deliberately bad variants (a `latest` image, privileged
-containers, another environment's configuration) are rejected with the rule's message in staging and
-prod, and only reported in dev.
+containers, another environment's configuration) are rejected with the rule's message where the rule is
+mandatory (staging), and only reported where it is advisory (dev).
 
 Each case previews a throwaway stack on a local file backend in a copy of the program (so no stack file
 of the working tree is touched), named after the environment whose committed stack file it copies, with
