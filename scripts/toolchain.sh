@@ -124,6 +124,9 @@ go_module_dir() {
   printf '%s\n' "$d"
 }
 
+# src_hash DIR: fingerprint of a wrapper module's sources (a change there means a rebuild).
+src_hash() { (cd "$1" && cat go.mod go.sum ./*.go 2>/dev/null | sha256sum | cut -c1-16); }
+
 stamp_ok() { [ "$FORCE" = 0 ] && [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
 stamp_set() { printf '%s\n' "$2" >"$STAMPS/$1"; }
 
@@ -163,8 +166,10 @@ say "pulumi CLI v$PULUMI_VERSION"
 sync_module toolchain/cli \
   github.com/pulumi/pulumi/pkg/v3 "v$PULUMI_VERSION" \
   github.com/pulumi/pulumi/sdk/v3 "v$PULUMI_VERSION"
+cli_stamp="$PULUMI_VERSION $(src_hash toolchain/cli)"
 if [ "$FORCE" = 0 ] && command -v pulumi >/dev/null 2>&1 &&
-  [ "$(pulumi version 2>/dev/null)" = "v$PULUMI_VERSION" ]; then
+  [ "$(pulumi version 2>/dev/null)" = "v$PULUMI_VERSION" ] &&
+  { [ "$(command -v pulumi)" != "$BIN/pulumi" ] || stamp_ok cli "$cli_stamp"; }; then
   note "using $(command -v pulumi)"
 else
   need_go "the pulumi CLI"
@@ -175,6 +180,7 @@ else
       -o '$BIN/pulumi.new' github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
   mv -f "$BIN/pulumi.new" "$BIN/pulumi"
   [ "$(pulumi version)" = "v$PULUMI_VERSION" ] || die "built pulumi reports $(pulumi version), not v$PULUMI_VERSION"
+  stamp_set cli "$cli_stamp"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -185,7 +191,7 @@ if [ "$FORCE" = 0 ] && [ -n "$langhost" ] && [ "$langhost" != "$BIN/pulumi-langu
   note "using $langhost"
 elif [ "$FORCE" = 0 ] && [ -x "$BIN/pulumi-language-python" ] && [ -f "$BIN/pulumi-language-python-exec" ] &&
   [ "$("$BIN/pulumi-language-python" --version)" = "$PULUMI_LANGHOST_VERSION" ] &&
-  stamp_ok langhost "$PULUMI_LANGHOST_VERSION $PULUMI_VERSION"; then
+  stamp_ok langhost "$PULUMI_LANGHOST_VERSION $(src_hash toolchain/langhost)"; then
   note "using $BIN/pulumi-language-python ($PULUMI_LANGHOST_VERSION)"
 else
   need_go "pulumi-language-python"
@@ -195,7 +201,7 @@ else
   mv -f "$BIN/pulumi-language-python.new" "$BIN/pulumi-language-python"
   sdkdir="$(go_module_dir toolchain/langhost github.com/pulumi/pulumi/sdk/v3)"
   install -m 0755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
-  stamp_set langhost "$PULUMI_LANGHOST_VERSION $PULUMI_VERSION"
+  stamp_set langhost "$PULUMI_LANGHOST_VERSION $(src_hash toolchain/langhost)"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -203,7 +209,7 @@ say "plugin kubernetes v$PULUMI_KUBERNETES_VERSION"
 sync_module toolchain/kubernetes \
   "$PULUMI_KUBERNETES_PROVIDER_MODULE" "$PULUMI_KUBERNETES_PROVIDER_MODULE_VERSION" \
   github.com/pulumi/pulumi-kubernetes/sdk/v4 "$PULUMI_KUBERNETES_SDK_GO_VERSION"
-k8s_stamp="$PULUMI_KUBERNETES_VERSION $PULUMI_KUBERNETES_PROVIDER_MODULE@$PULUMI_KUBERNETES_PROVIDER_MODULE_VERSION"
+k8s_stamp="$PULUMI_KUBERNETES_VERSION $(src_hash toolchain/kubernetes)"
 if have_plugin resource kubernetes "$PULUMI_KUBERNETES_VERSION" "$k8s_stamp"; then
   note "using $(plugin_path resource kubernetes "$PULUMI_KUBERNETES_VERSION" "$PULUMI_HOME")"
 elif from_user_home resource kubernetes "$PULUMI_KUBERNETES_VERSION"; then
@@ -243,7 +249,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 say "plugin random v$PULUMI_RANDOM_VERSION"
 sync_module toolchain/random-standin github.com/pulumi/pulumi/sdk/v3 "v$PULUMI_VERSION"
-random_stamp="$PULUMI_RANDOM_VERSION $PULUMI_RANDOM_IMPL sdk/v3@v$PULUMI_VERSION"
+random_stamp="$PULUMI_RANDOM_VERSION $PULUMI_RANDOM_IMPL $(src_hash toolchain/random-standin)"
 random_note=""
 [ "$(cat "$STAMPS/plugin-random" 2>/dev/null)" = "$random_stamp" ] && random_note=" (stand-in)"
 if have_plugin resource random "$PULUMI_RANDOM_VERSION" "$random_stamp"; then

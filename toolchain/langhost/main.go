@@ -9,8 +9,9 @@
 // launcher that sdk/v3 ships, exactly as the upstream host does. It implements what
 // `pulumi preview/up/destroy/stack/about` need from a language host: Handshake,
 // GetPluginInfo, GetRequiredPlugins/GetRequiredPackages (from the pulumi-plugin.json files of
-// the installed Python packages), Run, About and GetProgramDependencies. Everything else
-// answers "unimplemented" (e.g. `pulumi new` prompts, packing or linking SDKs).
+// the installed Python packages), Run, RunPlugin (Python policy packs, `--policy-pack DIR`, and
+// Python plugins run from source), About and GetProgramDependencies. Everything else answers
+// "unimplemented" (e.g. `pulumi new` prompts, installing dependencies, packing or linking SDKs).
 //
 // A real `pulumi-language-python` found on PATH is always preferred by scripts/toolchain.sh.
 package main
@@ -27,6 +28,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
@@ -366,4 +368,77 @@ func (h *host) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
 ) error {
 	return status.Error(codes.Unimplemented,
 		"this minimal language host does not install dependencies: create the virtualenv with pip (see README)")
+}
+
+// RunPlugin runs a plugin written in Python from its source folder, e.g. a policy pack
+// (`pulumi preview --policy-pack DIR`): `python -u DIR/ENTRYPOINT ARGS...` in the plugin's
+// virtualenv, streaming its stdout (where it announces its gRPC port) and stderr to the engine.
+func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest,
+	server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse],
+) error {
+	ctx := server.Context()
+	tc, err := resolve(req.Info)
+	if err != nil {
+		return err
+	}
+	dir := req.Pwd
+	entry := "."
+	if req.Info != nil {
+		if req.Info.ProgramDirectory != "" {
+			dir = req.Info.ProgramDirectory
+		}
+		if req.Info.EntryPoint != "" {
+			entry = req.Info.EntryPoint
+		}
+	}
+	target := filepath.Join(dir, entry)
+	cmd, err := tc.Command(ctx, append([]string{"-u", target}, req.Args...)...)
+	if err != nil {
+		return err
+	}
+	env := req.Env
+	if len(env) == 0 {
+		env = os.Environ()
+	}
+	if venv, verr := tc.VirtualEnvPath(ctx); verr == nil && venv != "" {
+		env = toolchain.ActivateVirtualEnv(env, venv)
+	}
+	cmd.Env = env
+	cmd.Dir = req.Pwd
+	if cmd.Dir == "" {
+		cmd.Dir = dir
+	}
+
+	var mu sync.Mutex
+	send := func(r *pulumirpc.RunPluginResponse) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return server.Send(r)
+	}
+	cmd.Stdout = streamWriter(func(b []byte) error {
+		return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}})
+	})
+	cmd.Stderr = streamWriter(func(b []byte) error {
+		return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b}})
+	})
+
+	code := int32(0)
+	if err := cmd.Run(); err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			return err
+		}
+		code = int32(exitErr.ExitCode())
+	}
+	return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: code}})
+}
+
+// streamWriter adapts a send function to io.Writer (copying, as gRPC may hold on to the bytes).
+type streamWriter func([]byte) error
+
+func (w streamWriter) Write(b []byte) (int, error) {
+	if err := w(append([]byte(nil), b...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
