@@ -51,7 +51,7 @@ export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING=true
 
 # Share the user's login, if any, with the project's Pulumi home.
 if [ -f "$NEXUS_USER_PULUMI_HOME/credentials.json" ] && [ ! -e "$PULUMI_HOME/credentials.json" ]; then
-  ln -s "$NEXUS_USER_PULUMI_HOME/credentials.json" "$PULUMI_HOME/credentials.json"
+  ln -sfn "$NEXUS_USER_PULUMI_HOME/credentials.json" "$PULUMI_HOME/credentials.json" # (replaces a dangling link)
 fi
 
 _nexus_logged_in=0
