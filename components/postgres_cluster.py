@@ -37,6 +37,13 @@ USER_PASSWORD_KEY = "password"
 REPLICATION_PASSWORD_KEY = "replication-password"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 EXTERNAL_DNS_ANNOTATION = "external-dns.alpha.kubernetes.io/hostname"
+# The guardrail policy pack only admits LoadBalancer Services their component deliberately exposes.
+LOAD_BALANCER_ALLOWED_ANNOTATION = "nexus-platform/load-balancer-allowed"
+# PostgreSQL has exactly one writer; redundancy comes from the read replicas, not a second primary.
+SINGLE_WRITER_ANNOTATIONS = {
+    "nexus-platform/single-pod-by-design": "true",
+    "nexus-platform/single-pod-reason": "the primary is the only writer; read replicas carry redundancy",
+}
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,8 @@ def chart_values(name: str, config: PostgresClusterConfig, secret_name: str) -> 
     def service(hostname: str | None) -> dict:
         if not (config.expose.enabled and hostname):
             return {"type": "ClusterIP"}
-        return {"type": "LoadBalancer", "annotations": {EXTERNAL_DNS_ANNOTATION: hostname}}
+        annotations = {EXTERNAL_DNS_ANNOTATION: hostname, LOAD_BALANCER_ALLOWED_ANNOTATION: "true"}
+        return {"type": "LoadBalancer", "annotations": annotations}
 
     def persistence() -> dict:
         return {
@@ -97,6 +105,7 @@ def chart_values(name: str, config: PostgresClusterConfig, secret_name: str) -> 
         "image": image(config.image.repository, config.image.tag),
         "auth": auth,
         "primary": {
+            "annotations": SINGLE_WRITER_ANNOTATIONS,
             "resources": resources,
             "nodeSelector": node_selector,
             "podAntiAffinityPreset": anti_affinity,

@@ -32,7 +32,7 @@ STACK_RULES = {
 }
 # PostgresCluster does not yet mark its prod primary single-pod by design nor its exposed Services as
 # allowed (rules.SINGLE_POD_ANNOTATION / rules.LOAD_BALANCER_ANNOTATION). Strict: these turn red once wired.
-AWAITING_WIRING = {("prod", "workload-replicas"), ("prod", "service-load-balancer-allowed")}
+AWAITING_WIRING: set[tuple[str, str]] = set()
 
 
 def in_force(stack: str) -> list[str]:

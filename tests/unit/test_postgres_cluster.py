@@ -114,11 +114,21 @@ def test_resources_reach_primary_and_replicas(prod_stack):
 def test_prod_exposes_writer_and_reader_through_load_balancers_with_dns_names(prod_stack):
     values = values_of(prod_stack)
     annotation = "external-dns.alpha.kubernetes.io/hostname"
+    allowed = {"nexus-platform/load-balancer-allowed": "true"}
     assert values["primary"]["service"] == {
         "type": "LoadBalancer",
-        "annotations": {annotation: "orders-db.nexus.example.com"},
+        "annotations": {annotation: "orders-db.nexus.example.com", **allowed},
     }
-    assert values["readReplicas"]["service"]["annotations"] == {annotation: "reader-orders-db.nexus.example.com"}
+    assert values["readReplicas"]["service"]["annotations"] == {
+        annotation: "reader-orders-db.nexus.example.com",
+        **allowed,
+    }
+
+
+def test_the_primary_declares_itself_the_single_writer_with_a_reason(any_stack):
+    annotations = values_of(any_stack)["primary"]["annotations"]
+    assert annotations["nexus-platform/single-pod-by-design"] == "true"
+    assert annotations["nexus-platform/single-pod-reason"]
 
 
 def test_metrics_and_network_policy_toggles_reach_the_chart(staging_stack, dev_stack):
