@@ -30,9 +30,6 @@ STACK_RULES = {
     "workload-disruption-budget": rules.workloads_without_disruption_budget,
     "namespace-network-policy": rules.namespaces_without_network_policy,
 }
-# PostgresCluster does not yet mark its prod primary single-pod by design nor its exposed Services as
-# allowed (rules.SINGLE_POD_ANNOTATION / rules.LOAD_BALANCER_ANNOTATION). Strict: these turn red once wired.
-AWAITING_WIRING: set[tuple[str, str]] = set()
 
 
 def in_force(stack: str) -> list[str]:
@@ -40,18 +37,7 @@ def in_force(stack: str) -> list[str]:
     return [name for name in (*RESOURCE_RULES, *STACK_RULES) if config.get(name) != "disabled"]
 
 
-CASES = [
-    pytest.param(
-        stack,
-        name,
-        id=f"{stack}-{name}",
-        marks=[pytest.mark.xfail(strict=True, reason="awaiting PostgresCluster wiring")]
-        if (stack, name) in AWAITING_WIRING
-        else [],
-    )
-    for stack in STACKS
-    for name in in_force(stack)
-]
+CASES = [pytest.param(stack, name, id=f"{stack}-{name}") for stack in STACKS for name in in_force(stack)]
 
 
 def test_the_table_covers_every_rule_of_the_pack():
