@@ -2,12 +2,14 @@
 
 import pulumi
 
+from components.core_pipeline import CorePipeline, CorePipelineArgs, postgres_client_image
 from components.fluxion_tenant import FluxionTenant, FluxionTenantArgs
 from components.kubernetes import create_provider
 from components.nexus_database import NexusDatabase, NexusDatabaseArgs
 from components.order_platform import OrderPlatform, OrderPlatformArgs
 from components.postgres_cluster import PostgresCluster, PostgresClusterArgs
 from platform_config import read_stack_config
+from platform_config.core_pipeline import check_dependencies as check_core_pipeline
 
 config = read_stack_config()
 provider = create_provider(pulumi.get_stack(), config.kubernetes)
@@ -35,6 +37,23 @@ data_tier = (
 )
 
 # core-pipeline (issue 4)
+check_core_pipeline(config.corePipeline, config.postgresClusters, config.dataTier)
+core_pipeline = None
+if config.corePipeline.enabled:
+    # The check above guarantees the data tier runs Kafka and Redis and the named cluster exists.
+    assert data_tier is not None and data_tier.redis is not None
+    pipeline_cluster = config.corePipeline.postgresCluster
+    core_pipeline = CorePipeline(
+        "core-pipeline",
+        CorePipelineArgs(
+            config.corePipeline,
+            kafka_bootstrap_servers=data_tier.kafka_bootstrap_servers,
+            redis=data_tier.redis,
+            postgres=postgres[pipeline_cluster].writer(),
+            postgres_client_image=postgres_client_image(config.postgresClusters[pipeline_cluster].image),
+        ),
+        opts=deploy,
+    )
 
 # Order platform (issue 5)
 # Config validation guarantees the data tier runs Kafka here (orderPlatform needs it).
@@ -79,3 +98,4 @@ pulumi.export("postgres", {name: cluster.outputs() for name, cluster in postgres
 pulumi.export("fluxion", {"tenants": {tid: tenant.outputs() for tid, tenant in fluxion_tenants.items()}})
 pulumi.export("dataTier", data_tier.outputs() if data_tier else None)
 pulumi.export("orderPlatform", order_platform.outputs())
+pulumi.export("corePipeline", core_pipeline.outputs() if core_pipeline else None)

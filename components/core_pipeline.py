@@ -27,6 +27,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from platform_config.core_pipeline import CorePipelineConfig
+from platform_config.postgres import PostgresImage
 
 from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart, local_chart
@@ -115,6 +116,11 @@ def otlp_destination(endpoint: str) -> dict[str, Any]:
     rule = destination([endpoint], 4318)
     # gRPC (4317) and HTTP (4318) share the collector; allow both so switching protocols needs no policy change.
     return {**rule, "ports": sorted({*rule["ports"], 4317, 4318})}
+
+
+def postgres_client_image(image: PostgresImage) -> str:
+    """The cluster's own PostgreSQL image, whose psql runs the bootstrap: nothing extra to pull or mirror."""
+    return f"{image.registry}/{image.repository}:{image.tag}"
 
 
 def _apply(value: pulumi.Input[str], function: Any) -> Any:

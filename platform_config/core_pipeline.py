@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from .base import PROJECT, ConfigError, DnsLabel, ReplicaCount, Resources, StrictModel
+from .data_tier import DataTierConfig
 
 KEY = "corePipeline"
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
@@ -162,9 +163,12 @@ class CorePipelineConfig(StrictModel):
         return self
 
 
-def check_dependencies(config: CorePipelineConfig, postgres_clusters: Collection[str], data_tier_enabled: bool) -> None:
-    """Cross-section checks PlatformConfig cannot express per section: the service needs the data tier
-    (Kafka, Redis) and an existing PostgreSQL cluster. Raises ConfigError naming the key."""
+def check_dependencies(
+    config: CorePipelineConfig, postgres_clusters: Collection[str], data_tier: DataTierConfig
+) -> None:
+    """Cross-section checks PlatformConfig cannot express per section: the service needs the data tier's Kafka
+    (without SASL: the service has no Kafka credentials) and Redis, and an existing PostgreSQL cluster. Raises
+    ConfigError naming the keys."""
     if not config.enabled:
         return
     problems = []
@@ -173,9 +177,15 @@ def check_dependencies(config: CorePipelineConfig, postgres_clusters: Collection
             f"{PROJECT}:{KEY}.postgresCluster = {config.postgresCluster!r}: no such cluster in postgresClusters "
             f"(defined: {', '.join(sorted(postgres_clusters)) or 'none'})"
         )
-    if not data_tier_enabled:
+    if not (data_tier.enabled and data_tier.kafka.enabled and data_tier.redis.enabled):
         problems.append(
-            f"{PROJECT}:{KEY}.enabled = True: needs Kafka and Redis from the data tier; set {PROJECT}:dataTier.enabled"
+            f"{PROJECT}:{KEY}.enabled = True: the service needs Kafka and Redis from the data tier; set "
+            f"{PROJECT}:dataTier.enabled, dataTier.kafka.enabled and dataTier.redis.enabled to true"
+        )
+    elif data_tier.kafka.sasl:
+        problems.append(
+            f"{PROJECT}:dataTier.kafka.sasl = True: core-pipeline connects to Kafka without SASL credentials; "
+            f"set it to false while {PROJECT}:{KEY}.enabled is true"
         )
     if problems:
         raise ConfigError("invalid stack configuration:\n  " + "\n  ".join(problems))

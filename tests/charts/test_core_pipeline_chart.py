@@ -262,8 +262,10 @@ def test_the_hpa_scales_on_cpu_and_memory_at_80_percent(source, env):
 
 @sources
 @pytest.mark.parametrize("env", ["staging", "prod"])
-def test_the_deployment_leaves_replicas_to_the_hpa(source, env):
-    assert "replicas" not in deployment(rendered_env(source, env))["spec"]
+def test_the_deployment_declares_the_hpa_floor_as_its_replicas(source, env):
+    manifests = rendered_env(source, env)
+    floor = one(manifests, "HorizontalPodAutoscaler", RELEASE)["spec"]["minReplicas"]
+    assert deployment(manifests)["spec"]["replicas"] == floor
 
 
 @sources
@@ -325,6 +327,7 @@ def test_staging_and_prod_have_a_disruption_budget_over_the_pods(source, env):
 def test_prod_runs_at_least_two_replicas(source):
     manifests = rendered_env(source, "prod")
     assert one(manifests, "HorizontalPodAutoscaler", RELEASE)["spec"]["minReplicas"] >= 2
+    assert deployment(manifests)["spec"]["replicas"] >= 2
 
 
 @sources

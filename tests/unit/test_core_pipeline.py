@@ -24,7 +24,8 @@ from components.core_pipeline import (
 from components.endpoints import DatabaseEndpoint
 from platform_config import PROJECT, ConfigError, load_platform_config
 from platform_config.core_pipeline import CorePipelineConfig, check_dependencies
-from tests.support.stacks import RecordingMocks, StackRun, _resolve, deep_merge, stack_config
+from platform_config.data_tier import DataTierConfig
+from tests.support.stacks import RecordingMocks, StackRun, _resolve, deep_merge, run_stack, stack_config
 
 pytestmark = pytest.mark.unit
 
@@ -296,6 +297,50 @@ def test_the_public_url_is_the_first_ingress_host_over_https():
     assert chart(run)["values"]["ingress"]["extraHosts"] == ["alias.example.com"]
 
 
+# --- The real program: __main__ wires the data tier and the orders cluster --------------------------------------
+
+
+def stack_env(run: StackRun) -> dict[str, str]:
+    return run.charts()[f"{NAME}-chart"].inputs["values"]["env"]
+
+
+def test_every_stack_wires_kafka_and_redis_from_the_data_tiers_outputs(any_stack):
+    data_tier = any_stack.outputs["dataTier"]
+    values = stack_env(any_stack)
+    assert values["KAFKA_BROKERS"] == data_tier["kafka"]["bootstrapServers"]
+    assert (values["REDIS_HOST"], values["REDIS_PORT"]) == (data_tier["redis"]["host"], str(data_tier["redis"]["port"]))
+
+
+def test_every_stack_puts_the_services_database_on_the_orders_writer(any_stack):
+    writer = any_stack.outputs["postgres"]["orders"]["writerHost"]
+    assert stack_env(any_stack)["POSTGRES_HOST"] == writer
+    assert any_stack.outputs["corePipeline"]["database"]["host"] == writer
+
+
+def test_moving_the_data_tier_moves_the_services_kafka_and_redis():
+    values = stack_env(run_stack("dev", {"dataTier": {"namespace": "data-v2"}}))
+    assert values["KAFKA_BROKERS"].startswith("kafka-service.data-v2.svc")
+    assert values["REDIS_HOST"].startswith("redis-service.data-v2.svc")
+
+
+def test_moving_the_postgres_cluster_moves_the_services_database_and_bootstrap():
+    run = run_stack("dev", {"postgresClusters": {"orders": {"namespace": "pg-v2"}}})
+    assert stack_env(run)["POSTGRES_HOST"] == "orders-postgresql-primary.pg-v2.svc.cluster.local"
+    assert job(run)["metadata"]["namespace"] == "pg-v2"
+
+
+def test_the_stack_export_has_urls_and_object_names_and_no_secret(any_stack):
+    exported = any_stack.outputs["corePipeline"]
+    assert set(exported) == {"namespace", "serviceUrl", "publicUrl", "secretName", "configMapName", "database"}
+    assert exported["publicUrl"].startswith("https://")
+    assert not [path for path in any_stack.secret_paths if path.startswith("corePipeline")]
+
+
+def test_the_bootstrap_runs_the_clusters_own_image(any_stack):
+    container = job(any_stack)["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "docker.io/bitnamilegacy/postgresql:17.6.0-debian-12-r0"
+
+
 # --- Config validation -------------------------------------------------------------------------------------------
 
 
@@ -345,16 +390,31 @@ def test_an_unknown_log_level_is_refused():
     assert "nexus-platform:corePipeline.logLevel = 'verbose'" in invalid({"logLevel": "verbose"})
 
 
+DATA_TIER = DataTierConfig(enabled=True)
+
+
 def test_an_unknown_postgres_cluster_is_refused_with_the_clusters_that_exist():
     config = CorePipelineConfig(enabled=True, postgresCluster="analytics")
     with pytest.raises(ConfigError, match=r"corePipeline.postgresCluster = 'analytics': no such cluster .*orders"):
-        check_dependencies(config, ["orders"], data_tier_enabled=True)
+        check_dependencies(config, ["orders"], DATA_TIER)
 
 
-def test_the_service_without_a_data_tier_is_refused():
+def test_the_service_without_the_data_tier_is_refused():
     with pytest.raises(ConfigError, match=r"needs Kafka and Redis from the data tier"):
-        check_dependencies(CorePipelineConfig(enabled=True), ["orders"], data_tier_enabled=False)
+        check_dependencies(CorePipelineConfig(enabled=True), ["orders"], DataTierConfig(enabled=False))
+
+
+def test_the_service_without_the_data_tiers_redis_is_refused():
+    data_tier = DataTierConfig.model_validate({"enabled": True, "redis": {"enabled": False}})
+    with pytest.raises(ConfigError, match=r"dataTier.redis.enabled"):
+        check_dependencies(CorePipelineConfig(enabled=True), ["orders"], data_tier)
+
+
+def test_a_kafka_that_demands_sasl_is_refused_because_the_service_has_no_kafka_credentials():
+    data_tier = DataTierConfig.model_validate({"enabled": True, "kafka": {"sasl": True}})
+    with pytest.raises(ConfigError, match=r"dataTier.kafka.sasl = True"):
+        check_dependencies(CorePipelineConfig(enabled=True), ["orders"], data_tier)
 
 
 def test_a_disabled_service_needs_nothing():
-    check_dependencies(CorePipelineConfig(enabled=False, postgresCluster="nowhere"), [], data_tier_enabled=False)
+    check_dependencies(CorePipelineConfig(enabled=False, postgresCluster="nowhere"), [], DataTierConfig())
