@@ -174,6 +174,7 @@ def chart_values(name: str, config: CorePipelineConfig, wiring: ChartWiring) -> 
         "podAntiAffinity": config.podAntiAffinity,
         "topologySpread": {"enabled": config.topologySpread},
         "serviceMonitor": {"enabled": config.serviceMonitor},
+        "prometheusRule": {"enabled": config.prometheusRule},
         "networkPolicy": {
             "enabled": config.networkPolicy.enabled,
             "ingressControllerNamespace": config.networkPolicy.ingressControllerNamespace,

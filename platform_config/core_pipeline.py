@@ -153,7 +153,9 @@ class CorePipelineConfig(StrictModel):
     podDisruptionBudget: bool = True
     podAntiAffinity: Literal["soft", "hard", "none"] = "soft"
     topologySpread: bool = True
+    # Prometheus Operator objects (CRDs): off unless the cluster has the operator.
     serviceMonitor: bool = False
+    prometheusRule: bool = False
     networkPolicy: CorePipelineNetworkPolicy = Field(default_factory=CorePipelineNetworkPolicy)
 
     @model_validator(mode="after")

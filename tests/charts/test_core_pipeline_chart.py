@@ -175,6 +175,19 @@ def test_the_service_monitor_scrapes_metrics_on_the_http_port():
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
 
+def test_the_prometheus_rule_alerts_on_outage_oom_kills_and_the_autoscaler_ceiling():
+    rule = one(rendered_file("values-prod.yaml"), "PrometheusRule", RELEASE)
+    alerts = {r["alert"]: r["expr"] for r in rule["spec"]["groups"][0]["rules"]}
+    assert set(alerts) == {
+        "CorePipelineDown",
+        "CorePipelineReplicasUnavailable",
+        "CorePipelineOOMKilled",
+        "CorePipelineAutoscalerAtMaximum",
+    }
+    assert 'reason="OOMKilled"' in alerts["CorePipelineOOMKilled"]
+    assert alerts["CorePipelineAutoscalerAtMaximum"].endswith(">= 20")
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_custom_resources_stay_off_in_the_stacks(stack):
     manifests = rendered_stack(stack)
