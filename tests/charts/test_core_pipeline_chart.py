@@ -1,12 +1,14 @@
 """charts/core-pipeline renders, with each of its values files and with the exact values CorePipeline passes for
 each stack, only objects the Kubernetes schema accepts, and meets the specification's success criteria that can
 be checked without a cluster: lint clean, probes and Prometheus scraping, TLS ingress, HPA bounds, resource
-sizes, hardened pods, zero-downtime rollouts, network policy and labels. Bad values are refused by the schema or
-the validateValues helper before anything is applied.
+sizes, hardened pods, zero-downtime rollouts, network policy and labels. The GitOps values files point at the
+same endpoints the Pulumi stacks wire, and the ArgoCD manifests deploy them. Bad values are refused by the schema
+or the validateValues helper before anything is applied.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from tests.support.helm import (
     render,
     validate_manifests,
 )
-from tests.support.stacks import STACKS, stack_config
+from tests.support.stacks import STACKS, StackRun, run_stack, stack_config
 
 pytestmark = pytest.mark.render
 
@@ -411,6 +413,34 @@ def test_the_charts_own_secret_uses_string_data():
 def test_feature_flags_land_in_the_config_map():
     data = one(rendered_file("values-test.yaml"), "ConfigMap", f"{RELEASE}-config")["data"]
     assert (data["FEATURE_ASYNC_INGEST"], data["FEATURE_LEGACY_EXPORT"]) == ("true", "false")
+
+
+# --- GitOps values files agree with what the Pulumi stacks wire ------------------------------------------------
+
+WIRED_KEYS = ("KAFKA_BROKERS", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "REDIS_HOST", "REDIS_PORT")
+
+
+@functools.cache
+def deployed(stack: str) -> StackRun:
+    return run_stack(stack)
+
+
+@environments
+def test_each_values_file_points_at_the_endpoints_its_stack_wires(env):
+    from_file = one(rendered_file(f"values-{env}.yaml"), "ConfigMap", f"{RELEASE}-config")["data"]
+    from_stack = deployed(env).charts()[f"{RELEASE}-chart"].inputs["values"]["env"]
+    assert {key: from_file[key] for key in WIRED_KEYS} == {key: str(from_stack[key]) for key in WIRED_KEYS}
+    assert from_file["OTEL_EXPORTER_OTLP_ENDPOINT"] == from_stack["OTEL_EXPORTER_OTLP_ENDPOINT"]
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_each_values_files_egress_matches_its_stacks(env):
+    def rules(egress: dict) -> dict:
+        return {name: (rule["namespace"], [int(port) for port in rule["ports"]]) for name, rule in egress.items()}
+
+    from_file = yaml.safe_load((CHART / f"values-{env}.yaml").read_text())["networkPolicy"]["egress"]
+    from_stack = deployed(env).charts()[f"{RELEASE}-chart"].inputs["values"]["networkPolicy"]["egress"]
+    assert rules(from_file) == rules(from_stack)
 
 
 # --- Network policy --------------------------------------------------------------------------------------------
