@@ -38,7 +38,6 @@ from .secrets import connection_url, generated_password
 
 COMPONENT = "core-pipeline"
 CONTAINER_PORT = 3000
-SERVICE_PORT = 80
 DEFAULT_KAFKA_PORT = 9092
 # Key of the service's own password in the Secret next to the cluster, read by the bootstrap Job.
 DB_USER_PASSWORD_KEY = "password"
@@ -366,7 +365,7 @@ class CorePipeline(pulumi.ComponentResource):
             opts=child_opts,
         )
 
-        # Everything the Job does goes into its name. The password enters only as a hash of a hash, and the
+        # Everything the Job does goes into its name. The password enters only through a SHA-256 digest, and the
         # result is unsecret'd: eight hex characters of it reveal nothing, and a secret name would be unreadable.
         fingerprint = pulumi.Output.unsecret(
             pulumi.Output.all(
