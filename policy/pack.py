@@ -2,8 +2,9 @@
 
 Resource policies see one object at a time (its inputs); stack policies see every resource of the stack
 at once, for rules that span objects (a PodDisruptionBudget selecting a workload, a NetworkPolicy in a
-namespace). Objects reach the pack as the Kubernetes provider's camelCase properties, with the kind taken
-from the type token (`kubernetes:apps/v1:Deployment`) when the properties lack one.
+namespace, a HorizontalPodAutoscaler setting a workload's replica floor). Objects reach the pack as the
+Kubernetes provider's camelCase properties, with the kind taken from the type token
+(`kubernetes:apps/v1:Deployment`) when the properties lack one.
 """
 
 from __future__ import annotations
@@ -125,11 +126,11 @@ def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
             workloads,
         ),
         resource_policy("ingress-tls", "Every Ingress serves TLS for all its hosts.", rules.ingress_tls, {"Ingress"}),
-        resource_policy(
+        stack_policy(
             "workload-replicas",
-            "Every Deployment/StatefulSet runs at least two replicas unless single-pod by design.",
-            rules.workload_replicas,
-            rules.REPLICATED_KINDS,
+            "Every Deployment/StatefulSet runs at least two replicas (its own or its HPA's minReplicas) unless "
+            "single-pod by design.",
+            rules.workloads_below_replica_floor,
         ),
         stack_policy(
             "workload-disruption-budget",

@@ -45,6 +45,10 @@ def describe(obj: Manifest) -> str:
     return f"{obj.get('kind', 'object')} {namespace}/{name}" if namespace else f"{obj.get('kind', 'object')} {name}"
 
 
+def _namespace(obj: Manifest) -> str:
+    return (obj.get("metadata") or {}).get("namespace") or "default"
+
+
 def annotations(obj: Manifest) -> Mapping[str, Any]:
     return (obj.get("metadata") or {}).get("annotations") or {}
 
@@ -238,25 +242,72 @@ def single_pod_exemption(obj: Manifest) -> tuple[bool, str | None]:
     return True, None
 
 
-def workload_replicas(obj: Manifest) -> list[str]:
-    """Every Deployment/StatefulSet runs at least two replicas, unless single-pod by design."""
-    if obj.get("kind") not in REPLICATED_KINDS:
-        return []
-    exempt, problem = single_pod_exemption(obj)
-    if problem:
-        return [problem]
-    if exempt:
-        return []
+def _replica_count(value: Any) -> int:
     # The engine hands numbers over as floats (protobuf Struct): 2.0.
+    return int(value)
+
+
+def _autoscaler_floors(objects: Mapping[str, Manifest]) -> dict[tuple[str, str, str], int]:
+    """`{(namespace, kind, name): minReplicas}` for every workload a HorizontalPodAutoscaler targets. An
+    HPA without minReplicas has Kubernetes' default floor of 1; when several target one workload the
+    lowest floor counts (the controller then refuses to scale it at all, so none can be relied on)."""
+    floors: dict[tuple[str, str, str], int] = {}
+    for obj in objects.values():
+        if obj.get("kind") != "HorizontalPodAutoscaler":
+            continue
+        spec = obj.get("spec") or {}
+        target = spec.get("scaleTargetRef") or {}
+        key = (_namespace(obj), str(target.get("kind")), str(target.get("name")))
+        floor = _replica_count(spec.get("minReplicas", 1))
+        floors[key] = min(floor, floors.get(key, floor))
+    return floors
+
+
+def _replica_problem(obj: Manifest, floor: int | None) -> str | None:
+    """Why a workload runs too few pods in prod, given the floor of the HPA targeting it (None: no HPA)."""
     declared = (obj.get("spec") or {}).get("replicas")
-    replicas = 1 if declared is None else int(declared)
+    exemption = (
+        f'or the annotations {SINGLE_POD_ANNOTATION}: "true" and {SINGLE_POD_REASON_ANNOTATION} when it is '
+        "single-pod by design"
+    )
+    if floor is not None:
+        # The HPA owns the count: whatever spec.replicas says, it scales down to minReplicas.
+        if floor < MIN_PROD_REPLICAS:
+            return (
+                f"{describe(obj)} is scaled by a HorizontalPodAutoscaler with minReplicas {floor}; prod needs a "
+                f"floor of at least {MIN_PROD_REPLICAS}, {exemption}"
+            )
+        return None
+    if declared is None:
+        return (
+            f"{describe(obj)} declares no spec.replicas (so it runs 1) and no HorizontalPodAutoscaler in its "
+            f"namespace targets it; prod needs spec.replicas >= {MIN_PROD_REPLICAS}, an HPA on it with "
+            f"minReplicas >= {MIN_PROD_REPLICAS}, {exemption}"
+        )
+    replicas = _replica_count(declared)
     if replicas < MIN_PROD_REPLICAS:
-        return [
-            f"{describe(obj)} runs {replicas} replica(s); prod needs at least "
-            f'{MIN_PROD_REPLICAS}, or the annotations {SINGLE_POD_ANNOTATION}: "true" and '
-            f"{SINGLE_POD_REASON_ANNOTATION} when it is single-pod by design"
-        ]
-    return []
+        return f"{describe(obj)} runs {replicas} replica(s); prod needs at least {MIN_PROD_REPLICAS}, {exemption}"
+    return None
+
+
+def workloads_below_replica_floor(objects: Mapping[str, Manifest]) -> list[tuple[str, str]]:
+    """Every Deployment/StatefulSet runs at least two pods, unless single-pod by design: its declared
+    spec.replicas, or, when a HorizontalPodAutoscaler in its namespace targets it (scaleTargetRef kind and
+    name), that HPA's minReplicas, which is then what the count can fall to. A workload that leaves
+    spec.replicas to an HPA (as it should: a declared count resets the scale on every apply) therefore
+    passes only with the HPA."""
+    floors = _autoscaler_floors(objects)
+    problems = []
+    for key, obj in objects.items():
+        if obj.get("kind") not in REPLICATED_KINDS:
+            continue
+        exempt, problem = single_pod_exemption(obj)
+        if not exempt and not problem:
+            name = (obj.get("metadata") or {}).get("name")
+            problem = _replica_problem(obj, floors.get((_namespace(obj), str(obj["kind"]), str(name))))
+        if problem:
+            problems.append((key, problem))
+    return problems
 
 
 def _expression_matches(expression: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -281,10 +332,6 @@ def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, st
     return all(labels.get(key) == value for key, value in match_labels.items()) and all(
         _expression_matches(expression, labels) for expression in selector.get("matchExpressions") or []
     )
-
-
-def _namespace(obj: Manifest) -> str:
-    return (obj.get("metadata") or {}).get("namespace") or "default"
 
 
 def workloads_without_disruption_budget(objects: Mapping[str, Manifest]) -> list[tuple[str, str]]:

@@ -45,6 +45,8 @@ SPEC_RESOURCES = {
 }
 # Specification, "HPA": None = no HPA.
 SPEC_HPA = {"dev": None, "staging": (2, 10), "prod": (3, 20)}
+# Specification, "replicas": the fewest pods each environment runs (the HPA's floor where it autoscales).
+SPEC_REPLICAS = {"dev": 1, "staging": 2, "prod": 3}
 SPEC_LOG_LEVEL = {"dev": "debug", "staging": "info", "prod": "warn"}
 LABELS = ("name", "instance", "version", "component", "part-of", "managed-by")
 
@@ -275,17 +277,35 @@ def test_the_hpa_scales_on_cpu_and_memory_at_80_percent(source, env):
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": RELEASE}
 
 
+def replica_floor(manifests: list[dict]) -> int:
+    """The fewest pods the release runs: the HPA's minReplicas when it autoscales, else spec.replicas."""
+    hpas = find(manifests, "HorizontalPodAutoscaler")
+    return hpas[0]["spec"]["minReplicas"] if hpas else deployment(manifests)["spec"]["replicas"]
+
+
+@sources
+@environments
+def test_each_environment_runs_the_specified_number_of_replicas_at_least(source, env):
+    assert replica_floor(rendered_env(source, env)) == SPEC_REPLICAS[env]
+
+
 @sources
 @pytest.mark.parametrize("env", ["staging", "prod"])
-def test_the_deployment_declares_the_hpa_floor_as_its_replicas(source, env):
-    manifests = rendered_env(source, env)
-    floor = one(manifests, "HorizontalPodAutoscaler", RELEASE)["spec"]["minReplicas"]
-    assert deployment(manifests)["spec"]["replicas"] == floor
+def test_under_the_hpa_the_deployment_leaves_replicas_to_it(source, env):
+    # A declared count would reset the scale on every apply that touches the Deployment.
+    assert "replicas" not in deployment(rendered_env(source, env))["spec"]
 
 
 @sources
-def test_dev_runs_one_replica_without_an_hpa(source):
-    assert deployment(rendered_env(source, "dev"))["spec"]["replicas"] == 1
+def test_dev_declares_one_replica_without_an_hpa(source):
+    manifests = rendered_env(source, "dev")
+    assert find(manifests, "HorizontalPodAutoscaler") == []
+    assert deployment(manifests)["spec"]["replicas"] == 1
+
+
+def test_with_autoscaling_off_the_deployment_declares_the_replica_count():
+    manifests = rendered_file("values-prod.yaml", autoscaling={"enabled": False})
+    assert deployment(manifests)["spec"]["replicas"] == 3
 
 
 @sources
@@ -340,9 +360,7 @@ def test_staging_and_prod_have_a_disruption_budget_over_the_pods(source, env):
 
 @sources
 def test_prod_runs_at_least_two_replicas(source):
-    manifests = rendered_env(source, "prod")
-    assert one(manifests, "HorizontalPodAutoscaler", RELEASE)["spec"]["minReplicas"] >= 2
-    assert deployment(manifests)["spec"]["replicas"] >= 2
+    assert one(rendered_env(source, "prod"), "HorizontalPodAutoscaler", RELEASE)["spec"]["minReplicas"] >= 2
 
 
 @sources
@@ -496,7 +514,7 @@ def test_every_object_carries_the_standard_labels(name):
     for manifest in manifests:
         labels = manifest["metadata"]["labels"]
         missing = [key for key in LABELS if f"app.kubernetes.io/{key}" not in labels]
-        assert not missing and labels["helm.sh/chart"] == "core-pipeline-0.1.0", (manifest["kind"], missing)
+        assert not missing and labels["helm.sh/chart"] == "core-pipeline-0.2.0", (manifest["kind"], missing)
 
 
 def test_selectors_use_only_name_and_instance():

@@ -150,11 +150,16 @@ def test_the_component_values_of_each_stack_render_schema_valid_objects(service,
 # --- Replicas, autoscaling, disruption budgets -----------------------------------------------------------------
 
 
+def replica_floor(manifests: list[dict[str, Any]]) -> int:
+    """The fewest pods a service runs: its autoscaler's minReplicas when it has one, else spec.replicas."""
+    hpas = find(manifests, "HorizontalPodAutoscaler")
+    return hpas[0]["spec"]["minReplicas"] if hpas else workload(manifests)["spec"]["replicas"]
+
+
 @pytest.mark.parametrize(("stack", "replicas"), [("dev", 1), ("staging", 2), ("prod", 3)])
 @pytest.mark.parametrize("service", SERVICES)
 def test_each_stack_runs_one_two_or_three_replicas_at_least(service, stack, replicas):
-    manifests = rendered_stack(service, stack)
-    assert workload(manifests)["spec"]["replicas"] == replicas
+    assert replica_floor(rendered_stack(service, stack)) == replicas
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -171,11 +176,30 @@ def test_staging_and_prod_scale_each_service_on_70_percent_cpu(service, stack):
 
 @pytest.mark.parametrize("service", SERVICES)
 @pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_an_autoscaled_workload_declares_the_autoscalers_floor_as_its_replicas(service, stack):
-    # The policy pack reads spec.replicas (it cannot see the HPA): the floor must be visible there.
+def test_an_autoscaled_workload_leaves_replicas_to_its_autoscaler(service, stack):
+    # A declared count would reset the scale on every apply that touches the workload; the policy pack
+    # reads the floor from the HPA targeting it instead.
     manifests = rendered_stack(service, stack)
-    hpa = one(manifests, "HorizontalPodAutoscaler")["spec"]
-    assert workload(manifests)["spec"]["replicas"] == hpa["minReplicas"]
+    assert "replicas" not in workload(manifests)["spec"]
+    assert (
+        one(manifests, "HorizontalPodAutoscaler")["spec"]["minReplicas"] == stack_values(service, stack)["replicaCount"]
+    )
+
+
+def test_the_prod_query_statefulset_leaves_replicas_to_an_autoscaler_that_targets_it():
+    manifests = rendered_stack(QUERY_SERVICE, "prod")
+    assert workload(manifests)["kind"] == "StatefulSet" and "replicas" not in workload(manifests)["spec"]
+    target = one(manifests, "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("StatefulSet", QUERY_SERVICE)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_with_autoscaling_off_the_workload_declares_the_replica_count(service):
+    values = stack_values(service, "prod")
+    values = {**values, "autoscaling": {**values["autoscaling"], "enabled": False}}
+    manifests = render(service, values=values, release=service, namespace=NAMESPACE)
+    assert find(manifests, "HorizontalPodAutoscaler") == []
+    assert workload(manifests)["spec"]["replicas"] == 3
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -91,6 +91,22 @@ def pdb(name: str = "api", namespace: str = "orders", selector: dict | None = No
     }
 
 
+def hpa(
+    target: str = "api", kind: str = "Deployment", min_replicas: int | None = 2, namespace: str = "orders"
+) -> dict[str, Any]:
+    """A HorizontalPodAutoscaler scaling `kind`/`target` (min_replicas None: the field left to its default)."""
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": metadata(target, namespace),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": target},
+            **({"minReplicas": min_replicas} if min_replicas is not None else {}),
+            "maxReplicas": 10,
+        },
+    }
+
+
 def namespace(name: str = "orders") -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(name, None)}
 

@@ -22,11 +22,11 @@ RESOURCE_RULES = {
     "pod-host-isolation": rules.host_isolation,
     "images-pinned": rules.images_pinned,
     "ingress-tls": rules.ingress_tls,
-    "workload-replicas": rules.workload_replicas,
     "configmap-no-credentials": rules.configmap_credentials,
     "service-load-balancer-allowed": rules.load_balancer_allowed,
 }
 STACK_RULES = {
+    "workload-replicas": rules.workloads_below_replica_floor,
     "workload-disruption-budget": rules.workloads_without_disruption_budget,
     "namespace-network-policy": rules.namespaces_without_network_policy,
 }

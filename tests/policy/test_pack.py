@@ -18,7 +18,7 @@ from pulumi_policy import (
 )
 
 from tests.policy.conftest import POLICY_DIR
-from tests.policy.manifests import at, deployment, namespace
+from tests.policy.manifests import at, deployment, hpa, namespace
 
 pytestmark = pytest.mark.unit
 
@@ -118,6 +118,26 @@ def test_a_stack_policy_reports_against_the_offending_resource():
     assert reported == [("Namespace orders has no NetworkPolicy; prod namespaces must restrict traffic", urn)]
 
 
+def test_the_replica_policy_reads_the_hpa_floor_of_a_deployment_that_leaves_replicas_out():
+    deployment_urn = "urn:pulumi:prod::nexus-platform::kubernetes:apps/v1:Deployment::api"
+    hpa_urn = "urn:pulumi:prod::nexus-platform::kubernetes:autoscaling/v2:HorizontalPodAutoscaler::api"
+    autoscaled = at(deployment(), "spec.replicas", None)
+    del autoscaled["kind"]
+    floor_of_one = at(hpa(min_replicas=1), "kind", None)
+    reported = violations(
+        policy_named("workload-replicas"),
+        stack_args(
+            {
+                deployment_urn: (DEPLOYMENT_TYPE, autoscaled),
+                hpa_urn: ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", floor_of_one),
+            }
+        ),
+    )
+    assert [(message.split(";")[0], urn) for message, urn in reported] == [
+        ("Deployment orders/api is scaled by a HorizontalPodAutoscaler with minReplicas 1", deployment_urn)
+    ]
+
+
 def only_the_stack_resource(stack: str) -> dict[str, tuple[str, dict]]:
     urn = f"urn:pulumi:{stack}::nexus-platform::pulumi:pulumi:Stack::nexus-platform-{stack}"
     return {urn: ("pulumi:pulumi:Stack", {})}
@@ -155,6 +175,10 @@ def test_every_policy_describes_itself_for_the_preview_output():
 
 def test_rules_that_span_objects_are_stack_policies_and_the_rest_resource_policies():
     resource_policies = {policy.name for policy in pack.policies() if isinstance(policy, ResourceValidationPolicy)}
-    assert {"workload-disruption-budget", "namespace-network-policy", rules.ENVIRONMENT_POLICY}.isdisjoint(
-        resource_policies
-    )
+    stack_policies = {
+        "workload-replicas",
+        "workload-disruption-budget",
+        "namespace-network-policy",
+        rules.ENVIRONMENT_POLICY,
+    }
+    assert stack_policies.isdisjoint(resource_policies)

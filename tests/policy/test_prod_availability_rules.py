@@ -1,5 +1,6 @@
-"""Prod workloads survive a node drain: two replicas and a PodDisruptionBudget selecting them, unless
-documented as single-pod by design; every namespace the stack creates has a NetworkPolicy."""
+"""Prod workloads survive a node drain: two replicas (declared, or the floor of the HorizontalPodAutoscaler
+that owns the count) and a PodDisruptionBudget selecting them, unless documented as single-pod by design;
+every namespace the stack creates has a NetworkPolicy."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import pytest
 import rules
 
 from tests.policy.manifests import (
+    at,
     deployment,
+    hpa,
     namespace,
     network_policy,
     pdb,
@@ -18,43 +21,106 @@ from tests.policy.manifests import (
 pytestmark = pytest.mark.unit
 
 
+def replica_problems(*objects: dict) -> list[str]:
+    """The workload-replicas messages for a stack made of `objects`."""
+    return [problem for _, problem in rules.workloads_below_replica_floor(dict(enumerate(objects)))]
+
+
+def autoscaled(obj: dict) -> dict:
+    """`obj` as the charts render it under an HPA: no spec.replicas."""
+    return at(obj, "spec.replicas", None)
+
+
 def test_a_deployment_with_two_replicas_passes():
-    assert rules.workload_replicas(deployment(replicas=2)) == []
+    assert replica_problems(deployment(replicas=2)) == []
+
+
+def test_a_violation_is_reported_against_the_offending_workload():
+    objects = {"urn:ok": deployment(name="web"), "urn:bad": statefulset(replicas=1)}
+    assert [key for key, _ in rules.workloads_below_replica_floor(objects)] == ["urn:bad"]
 
 
 def test_a_single_replica_statefulset_is_a_violation_that_names_the_exemption():
-    (problem,) = rules.workload_replicas(statefulset(replicas=1))
+    (problem,) = replica_problems(statefulset(replicas=1))
     assert problem.startswith("StatefulSet orders/db runs 1 replica(s); prod needs at least 2")
     assert 'nexus-platform/single-pod-by-design: "true"' in problem
 
 
-def test_a_deployment_without_a_replica_count_counts_as_one_replica():
-    obj = deployment()
-    del obj["spec"]["replicas"]
-    assert "runs 1 replica(s)" in rules.workload_replicas(obj)[0]
-
-
 def test_a_replica_count_handed_over_as_a_float_is_reported_as_a_whole_number():
-    assert "runs 1 replica(s)" in rules.workload_replicas(statefulset(replicas=1.0))[0]
+    assert "runs 1 replica(s)" in replica_problems(statefulset(replicas=1.0))[0]
 
 
 def test_a_deployment_scaled_to_zero_is_a_violation():
-    assert "runs 0 replica(s)" in rules.workload_replicas(deployment(replicas=0))[0]
+    assert "runs 0 replica(s)" in replica_problems(deployment(replicas=0))[0]
+
+
+def test_a_deployment_without_replicas_under_an_hpa_with_a_floor_of_two_passes():
+    assert replica_problems(autoscaled(deployment()), hpa(min_replicas=2)) == []
+
+
+def test_a_statefulset_without_replicas_under_an_hpa_targeting_its_kind_passes():
+    assert replica_problems(autoscaled(statefulset()), hpa("db", kind="StatefulSet", min_replicas=3)) == []
+
+
+def test_an_hpa_floor_handed_over_as_a_float_counts():
+    assert replica_problems(autoscaled(deployment()), hpa(min_replicas=2.0)) == []
+
+
+def test_a_deployment_without_replicas_under_an_hpa_with_a_floor_of_one_is_a_violation():
+    (problem,) = replica_problems(autoscaled(deployment()), hpa(min_replicas=1))
+    assert problem.startswith(
+        "Deployment orders/api is scaled by a HorizontalPodAutoscaler with minReplicas 1; prod needs a floor of at "
+        "least 2"
+    )
+
+
+def test_an_hpa_without_min_replicas_has_the_kubernetes_default_floor_of_one():
+    assert "minReplicas 1" in replica_problems(autoscaled(deployment()), hpa(min_replicas=None))[0]
+
+
+def test_an_hpa_floor_of_one_is_a_violation_even_when_the_deployment_declares_more_replicas():
+    # The HPA scales down to its floor whatever spec.replicas says.
+    assert "minReplicas 1" in replica_problems(deployment(replicas=3), hpa(min_replicas=1))[0]
+
+
+def test_the_lowest_floor_counts_when_two_hpas_target_one_deployment():
+    assert "minReplicas 1" in replica_problems(autoscaled(deployment()), hpa(min_replicas=3), hpa(min_replicas=1))[0]
+
+
+def test_a_deployment_without_replicas_or_an_hpa_is_a_violation_that_says_so():
+    assert replica_problems(autoscaled(deployment())) == [
+        "Deployment orders/api declares no spec.replicas (so it runs 1) and no HorizontalPodAutoscaler in its "
+        "namespace targets it; prod needs spec.replicas >= 2, an HPA on it with minReplicas >= 2, or the "
+        'annotations nexus-platform/single-pod-by-design: "true" and nexus-platform/single-pod-reason when it '
+        "is single-pod by design"
+    ]
+
+
+def test_an_hpa_targeting_another_workload_does_not_count():
+    assert "no HorizontalPodAutoscaler" in replica_problems(autoscaled(deployment()), hpa("web"))[0]
+
+
+def test_an_hpa_targeting_another_kind_of_the_same_name_does_not_count():
+    assert "no HorizontalPodAutoscaler" in replica_problems(autoscaled(deployment()), hpa(kind="StatefulSet"))[0]
+
+
+def test_an_hpa_in_another_namespace_does_not_count():
+    assert "no HorizontalPodAutoscaler" in replica_problems(autoscaled(deployment()), hpa(namespace="payments"))[0]
 
 
 def test_a_single_pod_workload_with_a_documented_exemption_passes():
-    assert rules.workload_replicas(single_pod(deployment())) == []
+    assert replica_problems(single_pod(deployment())) == []
 
 
 def test_a_single_pod_exemption_without_a_reason_is_a_violation():
-    assert rules.workload_replicas(single_pod(deployment(), reason=None)) == [
+    assert replica_problems(single_pod(deployment(), reason=None)) == [
         "Deployment orders/api declares nexus-platform/single-pod-by-design without a nexus-platform/single-pod-reason "
         "annotation; an exemption must say why the workload is single-pod"
     ]
 
 
 def test_kinds_other_than_deployments_and_statefulsets_have_no_replica_rule():
-    assert rules.workload_replicas({**deployment(replicas=1), "kind": "DaemonSet"}) == []
+    assert replica_problems({**deployment(replicas=1), "kind": "DaemonSet"}) == []
 
 
 def test_a_deployment_selected_by_a_budget_in_its_namespace_passes():

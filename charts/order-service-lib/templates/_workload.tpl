@@ -22,8 +22,9 @@ podAntiAffinity:
 {{/*
 The service's workload: a Deployment, or a StatefulSet with one PersistentVolumeClaim per replica when
 the chart has persistence switched on (each replica needs its own volume: RocksDB state is per instance).
-replicas is replicaCount, also the autoscaler's floor: an upgrade that changes the workload re-applies it and
-the autoscaler scales back up within its next sync.
+replicas is replicaCount without the autoscaler; with it the field is left out, because the autoscaler owns the
+count (replicaCount becomes its minReplicas) and a declared value would reset the scale on every apply that
+touches the workload until the autoscaler caught up.
 */}}
 {{- define "order-service-lib.workload" -}}
 {{- $fullname := include "order-service-lib.fullname" . }}
@@ -36,8 +37,9 @@ metadata:
   labels:
     {{- include "order-service-lib.labels" . | nindent 4 }}
 spec:
-  {{- /* Declared even under the autoscaler, as its floor: policies and readers see the minimum. */}}
+  {{- if not .Values.autoscaling.enabled }}
   replicas: {{ .Values.replicaCount }}
+  {{- end }}
   revisionHistoryLimit: 5
   {{- if $stateful }}
   serviceName: {{ $fullname }}-headless
