@@ -46,6 +46,8 @@ esac
 export PULUMI_HOME="$_nexus_env_root/.tools/pulumi-home"
 mkdir -p "$PULUMI_HOME"
 export PULUMI_SKIP_UPDATE_CHECK=true
+# Python dynamic providers (StorageGuard) run with the project's virtualenv unless told otherwise.
+export PULUMI_PYTHON_CMD="${PULUMI_PYTHON_CMD:-$_nexus_env_root/.venv/bin/python}"
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING=true
 

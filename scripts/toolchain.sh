@@ -204,6 +204,13 @@ else
   install -m 0755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
   stamp_set langhost "$PULUMI_LANGHOST_VERSION $(src_hash toolchain/langhost)"
 fi
+# Python dynamic providers (components/storage.py: StorageGuard) run through this shim from sdk/v3.
+if [ "$FORCE" = 1 ] || [ ! -x "$BIN/pulumi-resource-pulumi-python" ]; then
+  need_go "pulumi-resource-pulumi-python"
+  sdkdir="$(go_module_dir toolchain/langhost github.com/pulumi/pulumi/sdk/v3)"
+  install -m 0755 "$sdkdir/python/dist/pulumi-resource-pulumi-python" "$BIN/pulumi-resource-pulumi-python"
+  note "installed the Python dynamic-provider shim"
+fi
 
 # ---------------------------------------------------------------------------------------------
 say "plugin kubernetes v$PULUMI_KUBERNETES_VERSION"

@@ -1,0 +1,181 @@
+"""The real Pulumi engine for tests and benchmarks: a copy of the program on a backend of its own.
+
+`ProgramCopy` copies the program (never the stack files of the working tree) into a temporary folder
+that shares the project's virtualenv, and gives it a private file backend and passphrase, so test stacks
+can never collide with an operator's stacks. `ProgramCopy.stack(...)` creates a stack there from a
+committed stack file plus overrides (the Bitnami chart's test double by default: its registry is out of
+reach here) and sets the secret config an operator would set. Pulumi runs as the CLI, exactly as users
+run it, with the pinned toolchain from `scripts/pulumi-env.sh`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ops.stackfiles import REPO_ROOT, deep_merge, stack_config
+from platform_config import PROJECT
+
+PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "components", "platform_config", "ops", "charts", "policy")
+BITNAMI_STANDIN = REPO_ROOT / "tests" / "fixtures" / "bitnami-postgresql-standin"
+# Operator-set secret config the committed stack files cannot carry (staging/prod require them).
+OPERATOR_SECRETS = {
+    "orderPlatformKeycloakClientSecret": "engine-test-keycloak-client-secret",
+    "orderPlatformElasticsearchPassword": "engine-test-elasticsearch-password",
+}
+PASSPHRASE = "engine-tests-only"  # a throwaway backend's; protects nothing
+TIMEOUT = 900
+
+
+class ToolchainMissing(RuntimeError):
+    pass
+
+
+def pulumi_environment(backend: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """scripts/pulumi-env.sh's environment (pinned tools first on PATH, the project's PULUMI_HOME), with
+    this copy's own backend and passphrase."""
+    seed = {
+        **os.environ,
+        "PULUMI_BACKEND_URL": f"file://{backend}",
+        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+        **(extra or {}),
+    }
+    dump = subprocess.run(
+        ["bash", "-c", f"source {REPO_ROOT / 'scripts' / 'pulumi-env.sh'} && env -0"],
+        env=seed,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    env = dict(entry.split("=", 1) for entry in dump.split("\0") if "=" in entry)
+    if not shutil.which("pulumi", path=env["PATH"]):
+        raise ToolchainMissing("the pulumi CLI is not on PATH: run `make toolchain`")
+    return env
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def check(self, what: str) -> Result:
+        if self.returncode != 0:
+            raise AssertionError(f"{what} failed ({self.returncode}):\n{self.stdout[-6000:]}\n{self.stderr[-6000:]}")
+        return self
+
+
+class ProgramCopy:
+    """The program copied into `root`, with its own backend under `root/state`."""
+
+    def __init__(self, root: Path, extra_env: Mapping[str, str] | None = None) -> None:
+        self.root = root
+        for name in PROGRAM_PATHS:
+            source = REPO_ROOT / name
+            if source.is_dir():
+                shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.tgz"))
+            else:
+                shutil.copy2(source, root / name)
+        (root / ".venv").symlink_to(REPO_ROOT / ".venv")
+        (root / "state").mkdir()
+        self.env = pulumi_environment(root / "state", extra_env)
+
+    def pulumi(self, *args: str, timeout: int = TIMEOUT) -> Result:
+        proc = subprocess.run(
+            ["pulumi", *args, "--non-interactive"],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def stack(
+        self,
+        name: str,
+        base: str,
+        overrides: Mapping[str, Any] | None = None,
+        render: bool = True,
+        secrets: Mapping[str, str] | None = None,
+    ) -> ScratchStack:
+        """Stack `name` from `Pulumi.<base>.yaml` plus overrides; rendering to `rendered/<name>` unless told
+        to deploy (then the kubeconfig comes from the environment or the overrides)."""
+        defaults: dict[str, Any] = {"postgresChart": {"path": str(BITNAMI_STANDIN)}}
+        if render:
+            defaults["kubernetes"] = {"renderYamlToDirectory": str(self.root / "rendered" / name)}
+        config = deep_merge(deep_merge(stack_config(base), defaults), overrides or {})
+        stack = ScratchStack(self, name)
+        stack.write_config(config)
+        self.pulumi("stack", "init", name, "--secrets-provider", "passphrase").check(f"pulumi stack init {name}")
+        for key, value in {**OPERATOR_SECRETS, **(secrets or {})}.items():
+            stack.run("config", "set", "--secret", f"{PROJECT}:{key}", value).check(f"config set {key}")
+        return stack
+
+
+class ScratchStack:
+    def __init__(self, program: ProgramCopy, name: str) -> None:
+        self.program = program
+        self.name = name
+
+    @property
+    def file(self) -> Path:
+        return self.program.root / f"Pulumi.{self.name}.yaml"
+
+    @property
+    def rendered(self) -> Path:
+        return self.program.root / "rendered" / self.name
+
+    def write_config(self, config: Mapping[str, Any]) -> None:
+        """Replace the stack's plain config, keeping what Pulumi added (salt, encrypted secrets)."""
+        document = yaml.safe_load(self.file.read_text()) if self.file.exists() else {}
+        document = document or {}
+        kept = {k: v for k, v in (document.get("config") or {}).items() if isinstance(v, dict) and "secure" in v}
+        document["config"] = {**{f"{PROJECT}:{k}": v for k, v in config.items()}, **kept}
+        self.file.write_text(yaml.safe_dump(document))
+
+    def config(self) -> dict[str, Any]:
+        document = yaml.safe_load(self.file.read_text()) or {}
+        prefix = f"{PROJECT}:"
+        return {
+            k.removeprefix(prefix): v
+            for k, v in (document.get("config") or {}).items()
+            if k.startswith(prefix) and not (isinstance(v, dict) and "secure" in v)
+        }
+
+    def update_config(self, overrides: Mapping[str, Any]) -> None:
+        self.write_config(deep_merge(self.config(), overrides))
+
+    def run(self, *args: str, timeout: int = TIMEOUT) -> Result:
+        return self.program.pulumi(*args, "--stack", self.name, timeout=timeout)
+
+    def preview(self, *args: str) -> Result:
+        return self.run("preview", "--diff", *args)
+
+    def up(self, *args: str) -> Result:
+        return self.run("up", "--yes", "--skip-preview", *args)
+
+    def destroy(self, *args: str) -> Result:
+        return self.run("destroy", "--yes", "--skip-preview", *args)
+
+    def outputs(self, show_secrets: bool = False) -> dict[str, Any]:
+        args = ("stack", "output", "--json", *(("--show-secrets",) if show_secrets else ()))
+        return json.loads(self.run(*args).check("pulumi stack output").stdout)
+
+    def export(self) -> dict[str, Any]:
+        return json.loads(self.run("stack", "export").check("pulumi stack export").stdout)
+
+    def remove(self) -> None:
+        self.run("stack", "rm", "--yes", "--force")
