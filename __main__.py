@@ -9,7 +9,6 @@ from components.nexus_database import NexusDatabase, NexusDatabaseArgs
 from components.order_platform import OrderPlatform, OrderPlatformArgs
 from components.postgres_cluster import PostgresCluster, PostgresClusterArgs
 from platform_config import read_stack_config
-from platform_config.core_pipeline import check_dependencies as check_core_pipeline
 
 config = read_stack_config()
 provider = create_provider(pulumi.get_stack(), config.kubernetes)
@@ -36,12 +35,9 @@ data_tier = (
     else None
 )
 
-# core-pipeline (issue 4)
-check_core_pipeline(config.corePipeline, config.postgresClusters, config.dataTier)
+# core-pipeline (issue 4). Config validation guarantees the data tier runs Kafka and Redis when it is on.
 core_pipeline = None
-if config.corePipeline.enabled:
-    # The check above guarantees the data tier runs Kafka and Redis and the named cluster exists.
-    assert data_tier is not None and data_tier.redis is not None
+if config.corePipeline.enabled and data_tier is not None and data_tier.redis is not None:
     pipeline_cluster = config.corePipeline.postgresCluster
     core_pipeline = CorePipeline(
         "core-pipeline",
@@ -55,8 +51,7 @@ if config.corePipeline.enabled:
         opts=deploy,
     )
 
-# Order platform (issue 5)
-# Config validation guarantees the data tier runs Kafka here (orderPlatform needs it).
+# Order platform (issue 5). Config validation guarantees the data tier runs Kafka (it needs it).
 assert data_tier is not None
 orders_db = postgres["orders"]
 order_platform = OrderPlatform(
@@ -66,16 +61,8 @@ order_platform = OrderPlatform(
         config.environment,
         event_store=orders_db.writer(),
         kafka_bootstrap_servers=data_tier.kafka_bootstrap_servers,
-        keycloak_client_secret=(
-            config.orderPlatformKeycloakClientSecret.get_secret_value()
-            if config.orderPlatformKeycloakClientSecret
-            else None
-        ),
-        elasticsearch_password=(
-            config.orderPlatformElasticsearchPassword.get_secret_value()
-            if config.orderPlatformElasticsearchPassword
-            else None
-        ),
+        keycloak_client_secret=config.reveal(config.orderPlatformKeycloakClientSecret),
+        elasticsearch_password=config.reveal(config.orderPlatformElasticsearchPassword),
         database_resources=[orders_db],
         kafka_resources=[data_tier],
         delete_data_on_destroy=config.deleteDataOnDestroy,
@@ -93,9 +80,10 @@ fluxion_tenants = {
     for tenant in config.fluxion.tenants
 }
 
+# The outputs contract for app teams: README "Stack outputs", docs/stack-outputs.schema.json.
 pulumi.export("environment", config.environment.value)
 pulumi.export("postgres", {name: cluster.outputs() for name, cluster in postgres.items()})
-pulumi.export("fluxion", {"tenants": {tid: tenant.outputs() for tid, tenant in fluxion_tenants.items()}})
-pulumi.export("dataTier", data_tier.outputs() if data_tier else None)
-pulumi.export("orderPlatform", order_platform.outputs())
+pulumi.export("dataTier", data_tier.outputs())
 pulumi.export("corePipeline", core_pipeline.outputs() if core_pipeline else None)
+pulumi.export("orderPlatform", order_platform.outputs())
+pulumi.export("fluxion", {"tenants": {tid: tenant.outputs() for tid, tenant in fluxion_tenants.items()}})

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from pulumi.runtime import config as runtime_config
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from .base import PROJECT, ConfigError, DnsLabel, Environment, StrictModel, config_error
-from .core_pipeline import CorePipelineConfig
+from .core_pipeline import CorePipelineConfig, check_dependencies
 from .data_tier import DataTierConfig
 from .fluxion import FluxionConfig
 from .kubernetes import KubernetesTarget
@@ -42,6 +42,17 @@ class PlatformConfig(StrictModel):
         if "orders" not in clusters:
             raise ValueError("must define the 'orders' cluster (the order platform's database)")
         return clusters
+
+    @model_validator(mode="after")
+    def _sections_fit_together(self) -> PlatformConfig:
+        # Raises ConfigError itself (pydantic passes it through), naming the keys that disagree.
+        check_dependencies(self.corePipeline, self.postgresClusters, self.dataTier)
+        return self
+
+    @staticmethod
+    def reveal(secret: SecretStr | None) -> str | None:
+        """A secret config value for a component, which wraps it as a Pulumi secret straight away."""
+        return secret.get_secret_value() if secret else None
 
 
 def _decode(value: Any) -> Any:
