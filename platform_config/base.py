@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -129,10 +129,6 @@ class Resources(StrictModel):
 # --- Error reporting -------------------------------------------------------------------------------
 
 
-def _describe(value: Any) -> str:
-    return repr(value) if not isinstance(value, dict | list) else f"{type(value).__name__} {value!r}"[:200]
-
-
 def config_error(key: str, error: ValidationError) -> ConfigError:
     """One ConfigError listing every problem as `nexus-platform:<key>.<path> = <value>: <what is allowed>`."""
     lines = []
@@ -144,6 +140,9 @@ def config_error(key: str, error: ValidationError) -> ConfigError:
             lines.append(f"{full_key}: unknown key (check its spelling against Pulumi.yaml's config section)")
         elif problem["type"] == "missing":
             lines.append(f"{full_key}: required but not set")
+        elif isinstance(problem.get("input"), dict | list):
+            # A whole section was given; the message says which of its keys matter.
+            lines.append(f"{full_key}: {message}")
         else:
-            lines.append(f"{full_key} = {_describe(problem.get('input'))}: {message}")
+            lines.append(f"{full_key} = {problem.get('input')!r}: {message}")
     return ConfigError("invalid stack configuration:\n  " + "\n  ".join(lines))
