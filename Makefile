@@ -22,8 +22,9 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed ## Create the virtualenv with the pinned Python dependencies
 
-toolchain: ## Build or find the pinned pulumi CLI, language host, plugins and helm (into .tools/)
+toolchain: ## Build or find the pinned pulumi CLI, language host, plugins, helm and the local cluster's binaries (into .tools/)
 	@bash scripts/toolchain.sh
+	@bash scripts/local-cluster.sh build
 
 lint: venv ## ruff lint and format check
 	@$(VENV)/bin/ruff check .
