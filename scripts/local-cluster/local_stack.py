@@ -19,7 +19,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from ops.stackfiles import REPO_ROOT, stack_config, stack_file, write_derived_stack_file  # noqa: E402
+from ops.stackfiles import REPO_ROOT, stack_config, stack_file, write_derived_stack_file
 
 STANDIN = "tests/fixtures/bitnami-postgresql-standin"
 DEFAULT_CLASS = "standard"
