@@ -5,7 +5,11 @@ that shares the project's virtualenv, and gives it a private file backend and pa
 can never collide with an operator's stacks. `ProgramCopy.stack(...)` creates a stack there from a
 committed stack file plus overrides (the Bitnami chart's test double by default: its registry is out of
 reach here) and sets the secret config an operator would set. Pulumi runs as the CLI, exactly as users
-run it, with the pinned toolchain from `scripts/pulumi-env.sh`.
+run it, with the pinned toolchain from `scripts/pulumi-env.sh`. `offline=True` runs a command in a network
+namespace of its own holding only loopback (`unshare -n`, needs root), to show it needs no network.
+
+In render mode the Kubernetes provider writes Secrets to `rendered/<stack>` in plaintext (it warns so):
+keep the copy in a temporary folder.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,8 @@ OPERATOR_SECRETS = {
 }
 PASSPHRASE = "engine-tests-only"  # a throwaway backend's; protects nothing
 TIMEOUT = 900
+# The marker key Pulumi puts next to "ciphertext" in a state file's secret envelope.
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
 
 
 class ToolchainMissing(RuntimeError):
@@ -91,9 +98,14 @@ class ProgramCopy:
         (root / "state").mkdir()
         self.env = pulumi_environment(root / "state", extra_env)
 
-    def pulumi(self, *args: str, timeout: int = TIMEOUT) -> Result:
+    def pulumi(self, *args: str, timeout: int = TIMEOUT, offline: bool = False) -> Result:
+        command = ["pulumi", *args, "--non-interactive"]
+        if offline:
+            # A fresh network namespace has only a downed loopback; bring it up, since the engine talks to
+            # its plugins over gRPC on 127.0.0.1.
+            command = ["unshare", "-n", "bash", "-c", 'ip link set lo up && exec "$@"', "offline", *command]
         proc = subprocess.run(
-            ["pulumi", *args, "--non-interactive"],
+            command,
             cwd=self.root,
             env=self.env,
             capture_output=True,
@@ -158,11 +170,33 @@ class ScratchStack:
     def update_config(self, overrides: Mapping[str, Any]) -> None:
         self.write_config(deep_merge(self.config(), overrides))
 
-    def run(self, *args: str, timeout: int = TIMEOUT) -> Result:
-        return self.program.pulumi(*args, "--stack", self.name, timeout=timeout)
+    @contextmanager
+    def overridden(self, overrides: Mapping[str, Any]) -> Iterator[ScratchStack]:
+        """The stack with its config temporarily changed (e.g. to preview a change), restored afterwards."""
+        saved = self.file.read_text()
+        self.update_config(overrides)
+        try:
+            yield self
+        finally:
+            self.file.write_text(saved)
 
-    def preview(self, *args: str) -> Result:
-        return self.run("preview", "--diff", *args)
+    def run(self, *args: str, timeout: int = TIMEOUT, offline: bool = False) -> Result:
+        return self.program.pulumi(*args, "--stack", self.name, timeout=timeout, offline=offline)
+
+    def preview(self, *args: str, offline: bool = False) -> Result:
+        return self.run("preview", "--diff", *args, offline=offline)
+
+    def preview_json(self, *args: str, offline: bool = False) -> dict[str, Any]:
+        """`pulumi preview --json`: the steps (one per resource, with `newState.type`/`parent`) and diagnostics."""
+        result = self.run("preview", "--json", *args, offline=offline).check("pulumi preview --json")
+        return json.loads(result.stdout)
+
+    def manifests(self) -> list[dict[str, Any]]:
+        """Every object the provider wrote to the render directory (CRDs first, as it orders them)."""
+        documents = []
+        for path in sorted(self.rendered.rglob("*.yaml")):
+            documents.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
+        return documents
 
     def up(self, *args: str) -> Result:
         return self.run("up", "--yes", "--skip-preview", *args)

@@ -1,0 +1,64 @@
+"""Engine-tier fixtures: one copy of the program per session, each committed stack brought up once.
+
+`deployed(name)` creates the stack from `Pulumi.<name>.yaml` (Bitnami test double, operator secrets set,
+render-to-directory on), records `pulumi preview --json` before anything exists, runs `pulumi up` and
+keeps what the tests read afterwards. The render directory holds Secrets in plaintext by design of
+render mode; it lives in pytest's temporary folder and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.support.engine import ProgramCopy, Result, ScratchStack, ToolchainMissing
+
+
+@dataclass
+class DeployedStack:
+    stack: ScratchStack
+    preview: dict[str, Any]  # `pulumi preview --json` of the empty stack
+    up: Result
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def _once(self, key: str, make: Callable[[], Any]) -> Any:
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key]
+
+    def export(self) -> dict[str, Any]:
+        return self._once("export", self.stack.export)
+
+    def outputs(self) -> dict[str, Any]:
+        return self._once("outputs", self.stack.outputs)
+
+    def secret_outputs(self) -> dict[str, Any]:
+        return self._once("secret_outputs", lambda: self.stack.outputs(show_secrets=True))
+
+    def manifests(self) -> list[dict[str, Any]]:
+        return self._once("manifests", self.stack.manifests)
+
+
+@pytest.fixture(scope="session")
+def engine_program(tmp_path_factory: pytest.TempPathFactory) -> ProgramCopy:
+    try:
+        return ProgramCopy(tmp_path_factory.mktemp("engine-program"))
+    except ToolchainMissing as err:
+        pytest.fail(str(err))
+
+
+@pytest.fixture(scope="session")
+def deployed(engine_program: ProgramCopy) -> Callable[[str], DeployedStack]:
+    done: dict[str, DeployedStack] = {}
+
+    def get(name: str) -> DeployedStack:
+        if name not in done:
+            stack = engine_program.stack(name, name)
+            preview = stack.preview_json()
+            done[name] = DeployedStack(stack, preview, stack.up().check(f"pulumi up {name}"))
+        return done[name]
+
+    return get
