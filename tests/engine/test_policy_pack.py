@@ -3,37 +3,25 @@ with its environment's configuration, and deliberately bad variants (a `latest` 
 containers, another environment's configuration) are rejected with the rule's message where the rule is
 mandatory (staging), and only reported where it is advisory (dev).
 
-Each case previews a throwaway stack on a local file backend in a copy of the program (so no stack file
-of the working tree is touched), named after the environment whose committed stack file it copies, with
-`kubernetes.renderYamlToDirectory` set so nothing needs a cluster and the Bitnami chart's test double.
+Each case previews a throwaway stack in a copy of the program on its own file backend
+(tests/support/engine.py: no stack file of the working tree is touched), named after the environment whose
+committed stack file it copies, with `kubernetes.renderYamlToDirectory` set so nothing needs a cluster and
+the Bitnami chart's test double.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from ops.stackfiles import deep_merge, stack_config
-from platform_config import PROJECT
-from tests.support.helm import REPO_ROOT
-from tests.support.stacks import TEST_SECRETS
+from tests.support.engine import BITNAMI_STANDIN, ProgramCopy, ToolchainMissing
 
 pytestmark = pytest.mark.engine
-
-# What `pulumi preview` needs of the working tree: the program, its charts and the policy pack.
-PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "components", "platform_config", "ops", "charts", "policy")
-BITNAMI_STANDIN = REPO_ROOT / "tests" / "fixtures" / "bitnami-postgresql-standin"
-PASSPHRASE = "policy-engine-test"  # a throwaway local backend's, protects nothing
-PREVIEW_TIMEOUT = 540
 
 
 @dataclass
@@ -47,100 +35,34 @@ class Preview:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the program sharing the project's virtualenv (the pack's `../.venv` resolves to it too)."""
-    root = tmp_path_factory.mktemp("policy-engine")
-    for name in PROGRAM_PATHS:
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.tgz"))
-        else:
-            shutil.copy2(source, root / name)
-    (root / ".venv").symlink_to(REPO_ROOT / ".venv")
-    (root / "state").mkdir()
-    return root
+def program(tmp_path_factory: pytest.TempPathFactory) -> ProgramCopy:
+    """A copy of its own: these stacks reuse the committed stacks' names (the pack's `../.venv` resolves too)."""
+    try:
+        return ProgramCopy(tmp_path_factory.mktemp("policy-engine"))
+    except ToolchainMissing as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="module")
-def pulumi_env(workspace: Path) -> dict[str, str]:
-    """scripts/pulumi-env.sh (pinned tools first on PATH, the project's PULUMI_HOME), on a backend of our own."""
-    seed = {**os.environ, "PULUMI_BACKEND_URL": f"file://{workspace / 'state'}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE}
-    dump = subprocess.run(
-        ["bash", "-c", f"source {REPO_ROOT / 'scripts' / 'pulumi-env.sh'} && env -0"],
-        env=seed,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    env = dict(entry.split("=", 1) for entry in dump.split("\0") if "=" in entry)
-    if not shutil.which("pulumi", path=env["PATH"]):
-        pytest.fail("the pulumi CLI is not on PATH: run `make toolchain`")
-    return env
-
-
-def pulumi(workspace: Path, env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["pulumi", *args, "--non-interactive"],
-        cwd=workspace,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=PREVIEW_TIMEOUT,
-        check=False,
-    )
-
-
-def create_stack(workspace: Path, env: Mapping[str, str], stack: str, base: str, overrides: Mapping[str, Any]) -> None:
-    """Stack `stack` with `Pulumi.<base>.yaml`'s config plus overrides, rendering to a directory."""
-    config = deep_merge(
-        stack_config(base),
-        {
-            "kubernetes": {"renderYamlToDirectory": str(workspace / "rendered" / stack)},
-            "postgresChart": {"path": str(BITNAMI_STANDIN)},
-            **overrides,
-        },
-    )
-    stack_file = workspace / f"Pulumi.{stack}.yaml"
-    stack_file.write_text(yaml.safe_dump({"config": {f"{PROJECT}:{key}": value for key, value in config.items()}}))
-    for args in (
-        ("stack", "init", stack, "--secrets-provider", "passphrase"),
-        *(("config", "set", "--secret", "--stack", stack, key, value) for key, value in TEST_SECRETS.items()),
-    ):
-        result = pulumi(workspace, env, *args)
-        assert result.returncode == 0, f"pulumi {' '.join(args[:3])} failed:\n{result.stdout}\n{result.stderr}"
-
-
-def preview(workspace: Path, env: Mapping[str, str], stack: str, environment: str) -> Preview:
-    result = pulumi(
-        workspace,
-        env,
-        "preview",
-        "--stack",
-        stack,
-        "--policy-pack",
-        "policy",
-        "--policy-pack-config",
-        f"policy/config/{environment}.json",
-    )
-    output = result.stdout + result.stderr
-    if "method RunPlugin not implemented" in output:
-        pytest.fail(
-            "the Python language host on PATH cannot start policy packs (LanguageRuntime.RunPlugin is not "
-            "implemented): toolchain/langhost must implement it for `pulumi preview --policy-pack`"
-        )
-    return Preview(result.returncode, output)
-
-
-@pytest.fixture(scope="module")
-def previews(workspace: Path, pulumi_env: dict[str, str]):
+def previews(program: ProgramCopy):
     """Each (stack, overrides, configuration) previewed once, on first use."""
+    stacks: dict = {}
     done: dict[str, Preview] = {}
 
     def run(stack: str, base: str, environment: str, overrides: Mapping[str, Any] | None = None) -> Preview:
         key = json.dumps([stack, base, environment, overrides], sort_keys=True)
         if key not in done:
-            if not (workspace / f"Pulumi.{stack}.yaml").exists():
-                create_stack(workspace, pulumi_env, stack, base, overrides or {})
-            done[key] = preview(workspace, pulumi_env, stack, environment)
+            if stack not in stacks:
+                stacks[stack] = program.stack(stack, base, overrides)
+            result = stacks[stack].preview(
+                "--policy-pack", "policy", "--policy-pack-config", f"policy/config/{environment}.json"
+            )
+            if "method RunPlugin not implemented" in result.output:
+                pytest.fail(
+                    "the Python language host on PATH cannot start policy packs (LanguageRuntime.RunPlugin is "
+                    "not implemented): toolchain/langhost must implement it for `pulumi preview --policy-pack`"
+                )
+            done[key] = Preview(result.returncode, result.output)
         return done[key]
 
     return run
@@ -154,9 +76,9 @@ PRIVILEGED_MESSAGE = (
 
 
 @pytest.fixture(scope="module")
-def privileged_chart(workspace: Path) -> dict[str, Any]:
+def privileged_chart(program: ProgramCopy) -> dict[str, Any]:
     """Overrides pointing the stack at a copy of the Bitnami test double whose containers run privileged."""
-    chart = workspace / "privileged-standin"
+    chart = program.root / "privileged-standin"
     shutil.copytree(BITNAMI_STANDIN, chart)
     helpers = chart / "templates" / "_helpers.tpl"
     text = helpers.read_text()
@@ -165,21 +87,7 @@ def privileged_chart(workspace: Path) -> dict[str, Any]:
     return {"postgresChart": {"path": str(chart)}}
 
 
-@pytest.mark.parametrize(
-    "stack",
-    [
-        "dev",
-        "staging",
-        pytest.param(
-            "prod",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="awaiting PostgresCluster wiring: single-pod exemption on the primary, allowance on exposed "
-                "Services (tests/policy/test_committed_stacks_comply.py)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_every_stack_passes_the_policy_pack_with_its_environments_configuration(previews, stack):
     result = previews(stack, stack, stack)
     assert result.returncode == 0, "\n".join(result.policy_lines()) or result.output[-4000:]
