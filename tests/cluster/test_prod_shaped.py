@@ -1,0 +1,117 @@
+"""A prod-shaped stack on the loopback API server: the committed prod config with its sizes scaled down
+to what two fake nodes hold.
+
+Invariants protected: prod's shape itself (several replicas per workload, PodDisruptionBudgets, a
+NetworkPolicy in every namespace the stack creates, LoadBalancer exposure where allowed, HPAs) deploys
+on a real API server and every workload becomes ready; nothing diffs afterwards.
+
+Scaled down, and nothing else changed: storage sizes to 1Gi, container resources and tenant RAM to small
+values, `instanceType` unset (kwok nodes carry no instance-type label), every StorageClass to the local
+`standard`, and hard pod anti-affinity to soft (two fake nodes cannot hold three members of a set apart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ops.stackfiles import stack_config
+from policy.rules import SINGLE_POD_ANNOTATION
+from tests.cluster.conftest import Kubectl
+from tests.support.engine import ProgramCopy, ScratchStack
+
+pytestmark = pytest.mark.cluster
+
+SMALL_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "256Mi"}}
+
+
+def scaled_down(value: Any) -> Any:
+    """Overrides for the prod config: small sizes (see the module docstring); None removes a key."""
+    if isinstance(value, list):
+        return [scaled_down(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    result: dict[str, Any] = {}
+    for key, child in value.items():
+        if key in ("storageSize", "size") and isinstance(child, str):
+            result[key] = "1Gi"
+        elif key == "storageClass":
+            result[key] = "standard"
+        elif key == "instanceType":
+            result[key] = None
+        elif key == "podAntiAffinity" and child == "hard":
+            result[key] = "soft"
+        elif key == "resources":
+            result[key] = SMALL_RESOURCES
+        elif key == "ram":
+            result[key] = "512Mi"
+        else:
+            result[key] = scaled_down(child)
+    return result
+
+
+@pytest.fixture(scope="module")
+def prod(program: ProgramCopy, kubectl: Kubectl) -> Iterator[ScratchStack]:
+    kubectl.clear_program_namespaces()
+    stack = program.stack("cluster-prod", "prod", overrides=scaled_down(stack_config("prod")), render=False)
+    try:
+        stack.up().check("pulumi up of the prod-shaped stack on the local cluster")
+        yield stack
+    finally:
+        stack.destroy()
+        stack.remove()
+        kubectl.clear_program_namespaces()
+
+
+def created_namespaces(stack: ScratchStack) -> list[str]:
+    resources = stack.export()["deployment"]["resources"]
+    return sorted(r["outputs"]["metadata"]["name"] for r in resources if r["type"] == "kubernetes:core/v1:Namespace")
+
+
+def single_pod_by_design(workload: dict[str, Any]) -> bool:
+    return (workload["metadata"].get("annotations") or {}).get(SINGLE_POD_ANNOTATION) == "true"
+
+
+def test_every_prod_workload_is_ready(prod: ScratchStack, kubectl: Kubectl) -> None:
+    workloads = [w for ns in created_namespaces(prod) for w in kubectl.items("deployments,statefulsets", ns)]
+    assert len(workloads) >= 10
+    for w in workloads:
+        name = f"{w['metadata']['namespace']}/{w['metadata']['name']}"
+        assert (w["status"].get("readyReplicas") or 0) == w["spec"]["replicas"], name
+
+
+def test_prod_workloads_run_two_replicas_or_more_unless_single_pod_by_design(
+    prod: ScratchStack, kubectl: Kubectl
+) -> None:
+    # Under an autoscaler the chart leaves spec.replicas to the HPA, whose floor is the promise.
+    floors = {
+        f"{h['metadata']['namespace']}/{h['spec']['scaleTargetRef']['name']}": h["spec"].get("minReplicas", 1)
+        for ns in created_namespaces(prod)
+        for h in kubectl.items("horizontalpodautoscalers", ns)
+    }
+    workloads = [w for ns in created_namespaces(prod) for w in kubectl.items("deployments,statefulsets", ns)]
+    single = [
+        name
+        for w in workloads
+        if max(w["spec"]["replicas"], floors.get(name := f"{w['metadata']['namespace']}/{w['metadata']['name']}", 0))
+        < 2
+    ]
+    exempt = [f"{w['metadata']['namespace']}/{w['metadata']['name']}" for w in workloads if single_pod_by_design(w)]
+    assert sorted(set(single) - set(exempt)) == []
+
+
+def test_every_namespace_the_prod_stack_creates_has_a_network_policy(prod: ScratchStack, kubectl: Kubectl) -> None:
+    namespaces = created_namespaces(prod)
+    assert len(namespaces) >= 5
+    assert [ns for ns in namespaces if not kubectl.items("networkpolicies", ns)] == []
+
+
+def test_the_orders_read_pool_runs_the_two_prod_replicas(prod: ScratchStack, kubectl: Kubectl) -> None:
+    read = kubectl.get("statefulset", "postgres", "orders-postgresql-read")
+    assert (read["spec"]["replicas"], read["status"].get("readyReplicas")) == (2, 2)
+
+
+def test_the_prod_shaped_stack_shows_no_changes_after_up(prod: ScratchStack) -> None:
+    prod.preview("--expect-no-changes").check("pulumi preview --expect-no-changes of the prod-shaped stack")
