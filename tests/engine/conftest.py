@@ -53,12 +53,19 @@ def engine_program(tmp_path_factory: pytest.TempPathFactory) -> ProgramCopy:
 @pytest.fixture(scope="session")
 def deployed(engine_program: ProgramCopy) -> Callable[[str], DeployedStack]:
     done: dict[str, DeployedStack] = {}
+    failed: dict[str, AssertionError] = {}
 
     def get(name: str) -> DeployedStack:
+        if name in failed:  # the stack exists half-made: report the first failure, don't retry
+            raise failed[name]
         if name not in done:
-            stack = engine_program.stack(name, name)
-            preview = stack.preview_json()
-            done[name] = DeployedStack(stack, preview, stack.up().check(f"pulumi up {name}"))
+            try:
+                stack = engine_program.stack(name, name)
+                preview = stack.preview_json()
+                done[name] = DeployedStack(stack, preview, stack.up().check(f"pulumi up {name}"))
+            except AssertionError as err:
+                failed[name] = err
+                raise
         return done[name]
 
     return get

@@ -120,7 +120,8 @@ def test_up_writes_a_manifest_for_every_kubernetes_object_in_the_state(stack):
         for r in stack.export()["deployment"]["resources"]
         if r["type"].startswith("kubernetes:") and r["type"] not in NOT_OBJECTS
     ]
-    # Sets, not counts: a claim the chart creates and a grow_claims patch of it share one file.
+    # Sets, not counts: where a claim is both created and grown by a PersistentVolumeClaimPatch (the data
+    # tier's backup claims in staging/prod), both resources write the same file and the patch's wins.
     in_state = {identity(o["kind"], o["metadata"]) for o in objects}
     on_disk = {identity(m["kind"], m["metadata"]) for m in stack.manifests()}
     assert len(objects) > 50

@@ -31,4 +31,4 @@ def test_lowering_a_fluxion_tenants_ram_below_its_storage_fails_the_preview_with
     stack = deployed("dev").stack
     tenants = [{**t, "ram": "1Gi"} if t["id"] == "example-premium" else t for t in stack.config()["fluxion"]["tenants"]]
     output = failed_preview(stack, {"fluxion": {"tenants": tenants}})
-    assert f"would shrink from 4Gi to 2Gi: {ADVICE}" in output
+    assert f"storage for 'fluxiondb-example-premium-data' would shrink from 4Gi to 2Gi: {ADVICE}" in output
