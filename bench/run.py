@@ -280,18 +280,30 @@ def measure_floor(repeats: int) -> Floor:
 # ------------------------------------------------------------------------------------ the engine, previews
 
 
-def empty_program(root: Path) -> tuple[Path, dict[str, str]]:
-    """A Python program that declares nothing, on the project's toolchain and virtualenv."""
+EMPTY_PROGRAM = "import pulumi  # noqa: F401\n"
+# The same plugins our program starts (kubernetes in render-to-directory mode, random), one resource each.
+PLUGINS_PROGRAM = """import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+provider = k8s.Provider("render", render_yaml_to_directory="rendered")
+k8s.core.v1.ConfigMap("probe", data={"a": "b"}, opts=pulumi.ResourceOptions(provider=provider))
+random.RandomPassword("probe", length=16)
+"""
+
+
+def baseline_program(root: Path, source: str) -> tuple[Path, dict[str, str]]:
+    """A minimal Python program on the project's toolchain and virtualenv."""
     root.mkdir()
     (root / "Pulumi.yaml").write_text(
         yaml.safe_dump(
             {
-                "name": "bench-empty",
+                "name": f"bench-{root.name}",
                 "runtime": {"name": "python", "options": {"toolchain": "pip", "virtualenv": str(REPO_ROOT / ".venv")}},
             }
         )
     )
-    (root / "__main__.py").write_text("import pulumi  # noqa: F401\n")
+    (root / "__main__.py").write_text(source)
     (root / "state").mkdir()
     return root, pulumi_environment(root / "state")
 
@@ -300,12 +312,25 @@ def pulumi_cmd(*args: str) -> list[str]:
     return ["pulumi", *args, "--non-interactive"]
 
 
-def measure_engine_startup(scratch: Path, repeats: int) -> Series:
-    root, env = empty_program(scratch / "empty")
-    checked(timed(pulumi_cmd("stack", "init", "empty"), root, env), "stack init empty")
-    return repeat(
-        repeats, lambda: checked(timed(pulumi_cmd("preview", "--stack", "empty"), root, env), "empty preview")
-    )
+def measure_baseline(root: Path, source: str, repeats: int) -> Series:
+    """Warm previews of a minimal program (after an `up`): what every preview pays before our program."""
+    root, env = baseline_program(root, source)
+    checked(timed(pulumi_cmd("stack", "init", "bench"), root, env), f"stack init in {root}")
+    checked(timed(pulumi_cmd("up", "--yes", "--skip-preview", "--stack", "bench"), root, env), f"up in {root}")
+    return repeat(repeats, lambda: checked(timed(pulumi_cmd("preview", "--stack", "bench"), root, env), "preview"))
+
+
+def measure_program_under_mocks(repeats: int) -> float:
+    """Our program alone: the prod stack's registration under Pulumi mocks (no engine, no provider)."""
+    from tests.support.stacks import run_stack
+
+    run_stack("prod")  # imports and first-call caches
+    times = []
+    for _ in range(repeats):
+        started = time.monotonic()
+        run_stack("prod")
+        times.append(time.monotonic() - started)
+    return statistics.median(times)
 
 
 def preview(program: ProgramCopy, stack: str) -> Run:
@@ -425,6 +450,8 @@ class Results:
     load_before: str
     floor: Floor
     engine: Series
+    plugins: Series
+    program_under_mocks_s: float
     stacks: dict[str, tuple[Series, Series]]
     scaling: dict[int, Series]
     tiers: dict[str, float | None]
@@ -507,6 +534,21 @@ def report(results: Results, plot_name: str) -> str:
             f"| {stack} | {warm.resources} | {cold.median_s:.2f} s [{cold.spread}] | "
             f"{warm.median_s:.2f} s [{warm.spread}] | {warm.peak_rss_mib:.0f} MiB |"
         )
+    lines += [
+        "",
+        "### Where a warm prod preview's time goes",
+        "",
+        "| Part | Time |",
+        "|---|---|",
+        f"| engine start-up: warm preview of an empty Python program | {engine.median_s:.2f} s [{engine.spread}] |",
+        "| engine + the kubernetes (render mode) and random plugins: warm preview of one ConfigMap and one "
+        f"RandomPassword | {results.plugins.median_s:.2f} s [{results.plugins.spread}] |",
+        "| our program alone: prod's registration under Pulumi mocks (no engine, no provider) "
+        f"| {results.program_under_mocks_s:.2f} s |",
+        f"| Helm floor (all prod charts) | {floor.total_s:.2f} s |",
+    ]
+    if prod_warm is not None:
+        lines.append(f"| warm prod preview | {prod_warm:.2f} s |")
     lines.append("")
 
     if results.scaling:
@@ -600,8 +642,12 @@ def main() -> None:
     log(f"floor {floor.total_s:.2f}s over {len(floor.per_chart)} charts")
     with tempfile.TemporaryDirectory(prefix="nexus-bench-") as tmp:
         scratch = Path(tmp)
-        engine = measure_engine_startup(scratch, args.repeats)
+        engine = measure_baseline(scratch / "empty", EMPTY_PROGRAM, args.repeats)
         log(f"empty-program preview {engine.median_s:.2f}s")
+        plugins = measure_baseline(scratch / "plugins", PLUGINS_PROGRAM, args.repeats)
+        log(f"plugins-only preview {plugins.median_s:.2f}s")
+        program_under_mocks = measure_program_under_mocks(args.repeats)
+        log(f"prod program under mocks {program_under_mocks:.2f}s")
         (scratch / "program").mkdir()
         program = ProgramCopy(scratch / "program")
         stacks = measure_stacks(program, args.stacks, args.repeats)
@@ -615,7 +661,9 @@ def main() -> None:
         )
         if args.with_make_test:
             tiers["make test (lint + every tier)"] = measure_command(["make", "test"], "make test")
-    results = Results(started, args.repeats, load_before, floor, engine, stacks, scaling, tiers, load())
+    results = Results(
+        started, args.repeats, load_before, floor, engine, plugins, program_under_mocks, stacks, scaling, tiers, load()
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmarks.md").write_text(report(results, "benchmarks.png"))
     if len(scaling) >= 2:
