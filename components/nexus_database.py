@@ -369,8 +369,9 @@ class NexusDatabase(pulumi.ComponentResource):
     def _backup_volumes(
         self, config: DataTierConfig, delete_data_on_destroy: bool, opts: pulumi.ResourceOptions
     ) -> list[k8s.core.v1.PersistentVolumeClaim]:
-        """Backup volumes outlive `pulumi destroy` unless deleteDataOnDestroy; they grow like data claims."""
-        keep = pulumi.ResourceOptions(retain_on_delete=not delete_data_on_destroy, ignore_changes=["spec.resources"])
+        """Backup volumes outlive `pulumi destroy` unless deleteDataOnDestroy. Pulumi owns these claims
+        outright, so a bigger size is an in-place update of the claim (volume expansion)."""
+        keep = pulumi.ResourceOptions(retain_on_delete=not delete_data_on_destroy)
         claims = backup_claims(config)
         volumes = [
             k8s.core.v1.PersistentVolumeClaim(
@@ -389,12 +390,6 @@ class NexusDatabase(pulumi.ComponentResource):
             )
             for claim, size in sorted(claims.items())
         ]
-        grow_claims(
-            f"{self._name}-volume",
-            self.namespace,
-            claims,
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=volumes)),
-        )
         return volumes
 
     # --- endpoints -----------------------------------------------------------------------------------------

@@ -328,3 +328,14 @@ def test_an_unpinned_image_is_refused():
 
 def test_an_unknown_key_is_refused():
     assert "dataTier.mongodb.replica: unknown key" in rejection({"mongodb": {"replica": 3}})
+
+
+def test_no_claim_is_both_created_and_patched(prod_stack):
+    """A claim Pulumi creates is resized by updating it; patching it as well would render two objects for one
+    claim, the patch lacking the access modes a new claim needs."""
+    created = {r.inputs["metadata"]["name"] for r in prod_stack.of_type("kubernetes:core/v1:PersistentVolumeClaim")}
+    patched = {
+        r.inputs["metadata"]["name"] for r in prod_stack.of_type("kubernetes:core/v1:PersistentVolumeClaimPatch")
+    }
+    assert created, "prod runs backups, whose claims the component creates"
+    assert not created & patched
