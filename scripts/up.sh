@@ -46,6 +46,23 @@ else
   "$NEXUS_PYTHON" scripts/local-cluster/local_stack.py "$STACK" "$KCTL_KUBECONFIG" "$CLASSES" >/dev/null
 fi
 
+# Namespaces that hold data outlive `make down` (retained on destroy), and so do their claims. Another
+# stack's objects would collide with them (a claim's size owned by the old stack's field manager), so
+# refuse, naming them, rather than delete data behind the user's back.
+if [ "$DEPLOY" != "$STACK" ] && [ -f "$NEXUS_DEPLOYED_RECORD" ] && [ "$(head -1 "$NEXUS_DEPLOYED_RECORD")" != "$DEPLOY" ]; then
+  PREVIOUS="$(head -1 "$NEXUS_DEPLOYED_RECORD")"
+  LEFT=()
+  while read -r ns; do
+    [ -n "$ns" ] && KUBECONFIG="$KCTL_KUBECONFIG" kubectl get namespace "$ns" >/dev/null 2>&1 && LEFT+=("$ns")
+  done < <(tail -n +2 "$NEXUS_DEPLOYED_RECORD")
+  if [ ${#LEFT[@]} -gt 0 ]; then
+    echo "up.sh: the local cluster still holds namespaces of stack $PREVIOUS (${LEFT[*]}): retained with their" >&2
+    echo "       data on destroy, they would collide with $DEPLOY. Run \`make down STACK=${PREVIOUS%-local}\` if it is" >&2
+    echo "       still deployed, then wipe the local cluster with \`scripts/local-cluster.sh reset\` (deletes that data)." >&2
+    exit 1
+  fi
+fi
+
 if ! pulumi stack select "$DEPLOY" --non-interactive >/dev/null 2>&1; then
   nexus_log "creating stack $DEPLOY on $PULUMI_BACKEND_URL"
   if [ "${NEXUS_PULUMI_LOCAL_BACKEND:-0}" = 1 ]; then
@@ -57,7 +74,8 @@ fi
 
 if [ "$DEPLOY" != "$STACK" ] && [ "$STACK" != dev ]; then
   for key in "${OPERATOR_SECRETS[@]}"; do
-    if ! pulumi config get "nexus-platform:$key" --stack "$DEPLOY" >/dev/null 2>&1; then
+    # (`config get` of an unset key prints nothing and may still exit 0)
+    if [ -z "$(pulumi config get "nexus-platform:$key" --stack "$DEPLOY" --non-interactive 2>/dev/null)" ]; then
       echo "local stack: generating operator secret nexus-platform:$key (set by an operator on real stacks)" >&2
       pulumi config set --secret "nexus-platform:$key" "$(openssl rand -hex 24)" --stack "$DEPLOY" --non-interactive
     fi
@@ -76,6 +94,7 @@ export KUBECONFIG="$KCTL_KUBECONFIG"
 mapfile -t NAMESPACES < <(pulumi stack export --stack "$DEPLOY" --non-interactive |
   "$NEXUS_PYTHON" -c 'import json,sys; d=json.load(sys.stdin)["deployment"].get("resources") or []; print("\n".join(sorted({r["outputs"]["metadata"]["name"] for r in d if r["type"]=="kubernetes:core/v1:Namespace"})))')
 printf 'namespaces: %s\n' "${NAMESPACES[*]:-none}"
+[ "$DEPLOY" != "$STACK" ] && printf '%s\n' "$DEPLOY" "${NAMESPACES[@]}" >"$NEXUS_DEPLOYED_RECORD"
 printf '%-26s %-12s %-36s %s\n' NAMESPACE KIND NAME READY
 for ns in "${NAMESPACES[@]}"; do
   kubectl get deployments,statefulsets -n "$ns" --no-headers \

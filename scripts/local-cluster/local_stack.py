@@ -3,8 +3,9 @@
     python scripts/local-cluster/local_stack.py STACK KUBECONFIG STORAGECLASS[,STORAGECLASS...]
 
 The derived stack is the committed one plus what the loopback cluster needs: its kubeconfig, the
-Bitnami chart's test double (the OCI registry is out of reach), and every `storageClass` the cluster
-does not have replaced by its default class. Each change is reported on stderr so the user sees it.
+Bitnami chart's test double (the OCI registry is out of reach), every `storageClass` the cluster
+does not have replaced by its default class, and no `instanceType` (the fake nodes have none).
+Each change is reported on stderr so the user sees it.
 The file is rewritten on every run but keeps what Pulumi added to it (encryption salt, secret config),
 otherwise the stack's state could no longer be decrypted.
 """
@@ -26,12 +27,18 @@ DEFAULT_CLASS = "standard"
 
 
 def local_storage_classes(config: Any, available: set[str], path: str = "") -> tuple[Any, list[str]]:
-    """The config with each `storageClass` the cluster lacks set to the default; and what was changed."""
+    """The config with each `storageClass` the cluster lacks set to the default and every `instanceType`
+    dropped; and what was changed."""
     changes: list[str] = []
     if isinstance(config, dict):
         result: dict[str, Any] = {}
         for key, value in config.items():
             where = f"{path}.{key}" if path else key
+            if key == "instanceType":
+                # kwok's fake nodes carry no instance-type label: a node selector on it never schedules
+                changes.append(f"{where}: {value} dropped (the local nodes have no instance types)")
+                result[key] = None  # None removes the key when merged over the committed config
+                continue
             if key == "storageClass" and isinstance(value, str) and value not in available:
                 result[key] = DEFAULT_CLASS
                 changes.append(f"{where}: {value} -> {DEFAULT_CLASS}")
@@ -77,7 +84,7 @@ def derive(stack: str, kubeconfig: str, available: set[str]) -> Path:
         file=sys.stderr,
     )
     for change in changes:
-        print(f"NOTE: the local cluster has no such StorageClass, using '{DEFAULT_CLASS}': {change}", file=sys.stderr)
+        print(f"NOTE: local run, changed from the committed stack: {change}", file=sys.stderr)
     return path
 
 

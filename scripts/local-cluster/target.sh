@@ -10,6 +10,8 @@ NEXUS_ROOT="${NEXUS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 NEXUS_PYTHON="${NEXUS_PYTHON:-$NEXUS_ROOT/.venv/bin/python}"
 # Marks a control plane that scripts/up.sh started, so scripts/down.sh stops only that one.
 NEXUS_STARTED_MARKER="$NEXUS_ROOT/.local-cluster/started-by-make-up"
+# The stack make up deployed last on the local cluster, then its namespaces (one a line).
+NEXUS_DEPLOYED_RECORD="$NEXUS_ROOT/.local-cluster/deployed-stack"
 
 nexus_stack_sets_cluster() {
   "$NEXUS_PYTHON" - "$1" <<'PY'
