@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.engine import SECRET_SIGNATURE, TIMEOUT, ProgramCopy, Result
+from tests.support.engine import SECRET_SIGNATURE, ProgramCopy, Result, run_pulumi
 from tests.support.helm import REPO_ROOT
 
 pytestmark = pytest.mark.engine
@@ -39,16 +39,7 @@ class Consumer:
         return self.root / "rendered"
 
     def pulumi(self, *args: str) -> Result:
-        proc = subprocess.run(
-            ["pulumi", *args, "--non-interactive", "--stack", CONSUMER_STACK],
-            cwd=self.root,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        return run_pulumi(self.root, self.env, (*args, "--stack", CONSUMER_STACK))
 
     def manifest(self, kind: str) -> dict[str, Any]:
         found = [

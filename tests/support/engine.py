@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +83,19 @@ class Result:
         return self
 
 
+def run_pulumi(
+    cwd: Path, env: Mapping[str, str], args: Sequence[str], timeout: int = TIMEOUT, offline: bool = False
+) -> Result:
+    """The pulumi CLI in `cwd`, non-interactive; `offline` runs it in a network namespace of its own."""
+    command = ["pulumi", *args, "--non-interactive"]
+    if offline:
+        # A fresh network namespace has only a downed loopback; bring it up, since the engine talks to
+        # its plugins over gRPC on 127.0.0.1.
+        command = ["unshare", "-n", "bash", "-c", 'ip link set lo up && exec "$@"', "offline", *command]
+    proc = subprocess.run(command, cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=timeout, check=False)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
 class ProgramCopy:
     """The program copied into `root`, with its own backend under `root/state`."""
 
@@ -99,21 +112,7 @@ class ProgramCopy:
         self.env = pulumi_environment(root / "state", extra_env)
 
     def pulumi(self, *args: str, timeout: int = TIMEOUT, offline: bool = False) -> Result:
-        command = ["pulumi", *args, "--non-interactive"]
-        if offline:
-            # A fresh network namespace has only a downed loopback; bring it up, since the engine talks to
-            # its plugins over gRPC on 127.0.0.1.
-            command = ["unshare", "-n", "bash", "-c", 'ip link set lo up && exec "$@"', "offline", *command]
-        proc = subprocess.run(
-            command,
-            cwd=self.root,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        return run_pulumi(self.root, self.env, args, timeout=timeout, offline=offline)
 
     def stack(
         self,
