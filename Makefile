@@ -59,7 +59,7 @@ down: venv toolchain ## Destroy STACK and stop the local control plane
 
 bench: venv toolchain ## Measure preview times and scaling; writes docs/benchmarks.md and docs/benchmarks.png
 	@$(PYTHON) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
-	@$(PULUMI_ENV) && $(PYTHON) bench/run.py $(BENCH_ARGS)
+	@$(PULUMI_ENV) && $(PYTHON) -m bench.run $(BENCH_ARGS)
 
 clean: ## Remove local state, rendered output and the local cluster (keeps .tools and Go caches)
 	@bash scripts/local-cluster.sh stop || true

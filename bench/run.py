@@ -9,7 +9,7 @@ One run measures, on this machine, and writes docs/benchmarks.md and docs/benchm
 - wall time of the unit and render test tiers (and of `make test` with --with-make-test).
 
 Stacks render to a directory (no cluster) in a throwaway copy of the program with its own backend
-(tests/support/engine.py), so nothing here touches an operator's stacks. See bench/README.md.
+(tooling/engine.py), so nothing here touches an operator's stacks. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,17 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+import psutil
+import yaml
 
-import psutil  # noqa: E402
-import yaml  # noqa: E402
-
-from components import core_pipeline, fluxion_tenant, nexus_database, order_platform, postgres_cluster  # noqa: E402
-from platform_config import PlatformConfig, load_platform_config  # noqa: E402
-from tests.support.engine import BITNAMI_STANDIN, ProgramCopy, pulumi_environment  # noqa: E402
-from tests.support.helm import CHARTS_DIR, helm_binary, run_helm  # noqa: E402
-from tests.support.stacks import stack_config  # noqa: E402
+from components import core_pipeline, fluxion_tenant, nexus_database, order_platform, postgres_cluster
+from platform_config import PlatformConfig, load_platform_config
+from tooling.engine import ProgramCopy, pulumi_environment
+from tooling.helm import CHARTS_DIR, helm_binary, run_helm
+from tooling.paths import BITNAMI_STANDIN, REPO_ROOT
+from tooling.stacks import stack_config
 
 DOCS = REPO_ROOT / "docs"
 STACKS = ("dev", "staging", "prod")
@@ -322,7 +319,7 @@ def measure_baseline(root: Path, source: str, repeats: int) -> Series:
 
 def measure_program_under_mocks(repeats: int) -> float:
     """Our program alone: the prod stack's registration under Pulumi mocks (no engine, no provider)."""
-    from tests.support.stacks import run_stack
+    from tooling.stacks import run_stack
 
     run_stack("prod")  # imports and first-call caches
     times = []

@@ -6,7 +6,7 @@ import functools
 
 import pytest
 
-from tests.support.stacks import STACKS, StackRun, run_stack
+from tooling.stacks import STACKS, StackRun, run_stack
 
 
 @functools.cache

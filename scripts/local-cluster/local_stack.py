@@ -20,9 +20,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from ops.stackfiles import REPO_ROOT, stack_config, stack_file, write_derived_stack_file
+from tooling.paths import BITNAMI_STANDIN, REPO_ROOT
+from tooling.stackfiles import stack_config, stack_file, write_derived_stack_file
 
-STANDIN = "tests/fixtures/bitnami-postgresql-standin"
 DEFAULT_CLASS = "standard"
 
 
@@ -70,7 +70,7 @@ def derive(stack: str, kubeconfig: str, available: set[str]) -> Path:
     overrides = {
         **config,
         "kubernetes": {**(config.get("kubernetes") or {}), "kubeconfig": kubeconfig},
-        "postgresChart": {"path": str(REPO_ROOT / STANDIN)},
+        "postgresChart": {"path": str(BITNAMI_STANDIN)},
     }
     write_derived_stack_file(stack, name, overrides)
     header, document = path.read_text().split("\n", 1)
@@ -79,7 +79,8 @@ def derive(stack: str, kubeconfig: str, available: set[str]) -> Path:
     path.write_text(header + "\n" + yaml.safe_dump({**kept, **data}))
     warn = "\033[1;33mWARNING\033[0m" if sys.stderr.isatty() else "WARNING"
     print(
-        f"{warn}: stack {name} uses the TEST DOUBLE of the Bitnami PostgreSQL chart ({STANDIN}): the real chart's\n"
+        f"{warn}: stack {name} uses the TEST DOUBLE of the Bitnami PostgreSQL chart "
+        f"({BITNAMI_STANDIN.relative_to(REPO_ROOT)}): the real chart's\n"
         "         OCI registry (registry-1.docker.io/bitnamicharts) is unreachable from this machine.",
         file=sys.stderr,
     )

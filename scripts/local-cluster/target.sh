@@ -17,7 +17,7 @@ nexus_stack_sets_cluster() {
   "$NEXUS_PYTHON" - "$1" <<'PY'
 import sys
 sys.path.insert(0, ".")
-from ops.stackfiles import stack_config
+from tooling.stackfiles import stack_config
 target = stack_config(sys.argv[1]).get("kubernetes") or {}
 sys.exit(0 if target.get("kubeconfig") or target.get("context") else 1)
 PY

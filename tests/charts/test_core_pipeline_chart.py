@@ -17,7 +17,7 @@ import yaml
 
 from components.core_pipeline import ChartWiring, chart_values
 from platform_config.core_pipeline import CorePipelineConfig
-from tests.support.helm import (
+from tooling.helm import (
     CHARTS_DIR,
     HelmError,
     containers,
@@ -27,7 +27,7 @@ from tests.support.helm import (
     render,
     validate_manifests,
 )
-from tests.support.stacks import STACKS, StackRun, run_stack, stack_config
+from tooling.stacks import STACKS, StackRun, run_stack, stack_config
 
 pytestmark = pytest.mark.render
 

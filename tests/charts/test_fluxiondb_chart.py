@@ -8,8 +8,8 @@ import pytest
 
 from components.fluxion_tenant import chart_values, claim_name, secret_name
 from platform_config.fluxion import FluxionConfig, TenantConfig, storage_for_ram
-from tests.support.helm import CHARTS_DIR, HelmError, containers, find, lint, one, render
-from tests.support.stacks import STACKS, stack_config
+from tooling.helm import CHARTS_DIR, HelmError, containers, find, lint, one, render
+from tooling.stacks import STACKS, stack_config
 
 pytestmark = pytest.mark.render
 

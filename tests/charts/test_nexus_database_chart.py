@@ -16,8 +16,8 @@ import pytest
 from components.nexus_database import chart_values
 from platform_config.base import Environment
 from platform_config.data_tier import DataTierConfig
-from tests.support.helm import CHARTS_DIR, HelmError, containers, find, lint, one, render
-from tests.support.stacks import STACKS, stack_config
+from tooling.helm import CHARTS_DIR, HelmError, containers, find, lint, one, render
+from tooling.stacks import STACKS, stack_config
 
 pytestmark = pytest.mark.render
 

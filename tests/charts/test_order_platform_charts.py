@@ -23,8 +23,8 @@ from components.order_platform import (
     credentials_secret_name,
 )
 from platform_config import PlatformConfig, load_platform_config
-from tests.support.helm import CHARTS_DIR, HelmError, containers, find, lint, one, render, run_helm
-from tests.support.stacks import STACKS, TEST_SECRETS, stack_config
+from tooling.helm import CHARTS_DIR, HelmError, containers, find, lint, one, render, run_helm
+from tooling.stacks import STACKS, TEST_SECRETS, stack_config
 
 pytestmark = pytest.mark.render
 

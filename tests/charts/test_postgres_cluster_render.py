@@ -15,12 +15,13 @@ from components.postgres_cluster import (
     storage_claims,
 )
 from platform_config import load_platform_config
-from tests.support.helm import REPO_ROOT, containers, find, lint, one, render
-from tests.support.stacks import STACKS, stack_config
+from tooling.helm import containers, find, lint, one, render
+from tooling.paths import BITNAMI_STANDIN
+from tooling.stacks import STACKS, stack_config
 
 pytestmark = pytest.mark.render
 
-STANDIN = REPO_ROOT / "tests" / "fixtures" / "bitnami-postgresql-standin"
+STANDIN = BITNAMI_STANDIN
 
 
 def cluster_config(stack: str):

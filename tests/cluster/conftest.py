@@ -14,16 +14,15 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.engine import ProgramCopy, ToolchainMissing
+from tooling.engine import ProgramCopy, ToolchainMissing
+from tooling.paths import REPO_ROOT, TOOLS_BIN
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_CLUSTER = REPO_ROOT / "scripts" / "local-cluster.sh"
-KUBECTL = REPO_ROOT / ".tools" / "bin" / "kubectl"
+KUBECTL = TOOLS_BIN / "kubectl"
 # Namespaces the program creates (every stack), and which the tier clears before a stack starts.
 PROGRAM_NAMESPACES = (
     "postgres",

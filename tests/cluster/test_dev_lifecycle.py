@@ -25,7 +25,7 @@ from urllib.parse import unquote
 import pytest
 
 from tests.cluster.conftest import PROGRAM_NAMESPACES, Kubectl
-from tests.support.engine import ProgramCopy, ScratchStack
+from tooling.engine import ProgramCopy, ScratchStack
 
 pytestmark = pytest.mark.cluster
 

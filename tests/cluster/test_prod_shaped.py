@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from ops.stackfiles import stack_config
 from policy.rules import SINGLE_POD_ANNOTATION
 from tests.cluster.conftest import Kubectl
-from tests.support.engine import ProgramCopy, ScratchStack
+from tooling.engine import ProgramCopy, ScratchStack
+from tooling.stackfiles import stack_config
 
 pytestmark = pytest.mark.cluster
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.engine import ProgramCopy, Result, ScratchStack, ToolchainMissing
+from tooling.engine import ProgramCopy, Result, ScratchStack, ToolchainMissing
 
 
 @dataclass

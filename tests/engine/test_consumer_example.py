@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.engine import SECRET_SIGNATURE, ProgramCopy, Result, run_pulumi
-from tests.support.helm import REPO_ROOT
+from tooling.engine import SECRET_SIGNATURE, ProgramCopy, Result, run_pulumi
+from tooling.paths import REPO_ROOT
 
 pytestmark = pytest.mark.engine
 

@@ -4,7 +4,7 @@ containers, another environment's configuration) are rejected with the rule's me
 mandatory (staging), and only reported where it is advisory (dev).
 
 Each case previews a throwaway stack in a copy of the program on its own file backend
-(tests/support/engine.py: no stack file of the working tree is touched), named after the environment whose
+(tooling/engine.py: no stack file of the working tree is touched), named after the environment whose
 committed stack file it copies, with `kubernetes.renderYamlToDirectory` set so nothing needs a cluster and
 the Bitnami chart's test double.
 """
@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.engine import BITNAMI_STANDIN, ProgramCopy, ToolchainMissing
+from tooling.engine import ProgramCopy, ToolchainMissing
+from tooling.paths import BITNAMI_STANDIN
 
 pytestmark = pytest.mark.engine
 

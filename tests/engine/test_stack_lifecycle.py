@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.engine import BITNAMI_STANDIN, SECRET_SIGNATURE
-from tests.support.helm import REPO_ROOT, validate_manifests
-from tests.support.outputs_contract import secret_paths, validate_outputs
+from tooling.engine import SECRET_SIGNATURE
+from tooling.helm import validate_manifests
+from tooling.outputs_contract import secret_paths, validate_outputs
+from tooling.paths import BITNAMI_STANDIN, CHARTS_DIR
 
 pytestmark = pytest.mark.engine
 
@@ -135,7 +136,7 @@ def test_every_rendered_manifest_validates_against_the_kubernetes_schema(stack):
 def application_charts() -> set[str]:
     """`name-version` of every deployable chart: ours (library charts aside) and the Bitnami test double."""
     labels = set()
-    for chart_file in [*sorted((REPO_ROOT / "charts").glob("*/Chart.yaml")), BITNAMI_STANDIN / "Chart.yaml"]:
+    for chart_file in [*sorted(CHARTS_DIR.glob("*/Chart.yaml")), BITNAMI_STANDIN / "Chart.yaml"]:
         meta = yaml.safe_load(chart_file.read_text())
         if meta.get("type", "application") == "application":
             labels.add(f"{meta['name']}-{meta['version']}")

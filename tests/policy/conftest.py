@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from tests.support.helm import REPO_ROOT
+from tooling.paths import REPO_ROOT
 
 POLICY_DIR = REPO_ROOT / "policy"
 if str(POLICY_DIR) not in sys.path:

@@ -1,6 +1,6 @@
 """Every Kubernetes object a committed stack deploys, as the policy pack would see it, without an engine.
 
-The program runs under mocks (tests/support/stacks.py); each v4 Chart it registers is rendered by the real
+The program runs under mocks (tooling/stacks.py); each v4 Chart it registers is rendered by the real
 helm with the exact values, release name and namespace the component passed, and the objects components
 create directly (Namespaces, Secrets) are taken from their mocked inputs. The Bitnami chart comes from its
 test double, as in the engine tier.
@@ -12,11 +12,11 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from tests.support.helm import REPO_ROOT, render
-from tests.support.stacks import run_stack
+from tooling.helm import render
+from tooling.paths import BITNAMI_STANDIN
+from tooling.stacks import run_stack
 
 CHART = "kubernetes:helm.sh/v4:Chart"
-BITNAMI_STANDIN = REPO_ROOT / "tests" / "fixtures" / "bitnami-postgresql-standin"
 
 
 def _chart_objects(resource_name: str, inputs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

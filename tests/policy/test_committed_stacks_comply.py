@@ -10,7 +10,7 @@ import rules
 from pulumi_policy import ResourceValidationPolicy
 
 from tests.policy.stack_objects import stack_objects
-from tests.support.stacks import STACKS
+from tooling.stacks import STACKS
 
 pytestmark = pytest.mark.render
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.helm import REPO_ROOT
+from tooling.paths import REPO_ROOT
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from platform_config import ConfigError, Environment, load_platform_config
-from tests.support.stacks import STACKS, deep_merge, run_stack, stack_config
+from tooling.stacks import STACKS, deep_merge, run_stack, stack_config
 
 pytestmark = pytest.mark.unit
 

@@ -17,8 +17,8 @@ import pulumi
 import pytest
 from pulumi.runtime import config as runtime_config
 
-from ops.stackfiles import REPO_ROOT
-from tests.support.stacks import MockedResource, RecordingMocks, StackRun
+from tooling.paths import REPO_ROOT
+from tooling.stacks import MockedResource, RecordingMocks, StackRun
 
 pytestmark = pytest.mark.unit
 

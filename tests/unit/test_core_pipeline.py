@@ -25,7 +25,7 @@ from components.endpoints import DatabaseEndpoint
 from platform_config import PROJECT, ConfigError, load_platform_config
 from platform_config.core_pipeline import CorePipelineConfig, check_dependencies
 from platform_config.data_tier import DataTierConfig
-from tests.support.stacks import RecordingMocks, StackRun, _resolve, deep_merge, run_stack, stack_config
+from tooling.stacks import RecordingMocks, StackRun, _resolve, deep_merge, run_stack, stack_config
 
 pytestmark = pytest.mark.unit
 

@@ -17,7 +17,7 @@ from platform_config.fluxion import (
     tenant_resource_name,
 )
 from tenants.operations import validate_section
-from tests.support.stacks import STACKS, stack_config
+from tooling.stacks import STACKS, stack_config
 
 pytestmark = pytest.mark.unit
 

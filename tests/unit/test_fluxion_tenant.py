@@ -12,7 +12,7 @@ import pytest
 from components.fluxion_tenant import chart_values, keeps_data
 from platform_config import ConfigError
 from platform_config.fluxion import FluxionConfig, FluxionDefaults, TenantConfig
-from tests.support.stacks import run_stack, stack_config
+from tooling.stacks import run_stack, stack_config
 
 pytestmark = pytest.mark.unit
 

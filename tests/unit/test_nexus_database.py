@@ -16,7 +16,7 @@ from components.storage import keep_claim_templates, storage_change_problems
 from platform_config import PROJECT, ConfigError, load_platform_config
 from platform_config.base import Environment
 from platform_config.data_tier import DataTierConfig
-from tests.support.stacks import STACKS, TEST_SECRETS, RecordingMocks, deep_merge, run_stack, stack_config
+from tooling.stacks import STACKS, TEST_SECRETS, RecordingMocks, deep_merge, run_stack, stack_config
 
 pytestmark = pytest.mark.unit
 

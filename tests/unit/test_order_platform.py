@@ -27,7 +27,7 @@ from components.order_platform import (
 )
 from platform_config import PROJECT, ConfigError, Environment, load_platform_config
 from platform_config.order_platform import OrderPlatformConfig
-from tests.support.stacks import TEST_SECRETS, RecordingMocks, StackRun, _resolve, deep_merge, stack_config
+from tooling.stacks import TEST_SECRETS, RecordingMocks, StackRun, _resolve, deep_merge, stack_config
 
 pytestmark = pytest.mark.unit
 
@@ -336,7 +336,7 @@ def test_dev_runs_without_operator_secrets_because_it_may_generate_them():
 
 
 def test_the_whole_program_stops_before_deploying_when_prod_lacks_a_secret():
-    from tests.support.stacks import run_stack
+    from tooling.stacks import run_stack
 
     with pytest.raises(ConfigError, match="orderPlatformElasticsearchPassword"):
         run_stack("prod", {"orderPlatformElasticsearchPassword": None})

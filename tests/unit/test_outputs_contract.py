@@ -8,7 +8,7 @@ import copy
 
 import pytest
 
-from tests.support.outputs_contract import (
+from tooling.outputs_contract import (
     OutputsContractError,
     load_schema,
     resolve_ref,
@@ -16,7 +16,7 @@ from tests.support.outputs_contract import (
     secret_paths_in_schema,
     validate_outputs,
 )
-from tests.support.stacks import StackRun, run_stack
+from tooling.stacks import StackRun, run_stack
 
 pytestmark = pytest.mark.unit
 

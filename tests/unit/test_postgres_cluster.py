@@ -10,7 +10,7 @@ import pytest
 
 from components.postgres_cluster import chart_values, service_names, storage_claims
 from platform_config import load_platform_config
-from tests.support.stacks import run_stack, stack_config
+from tooling.stacks import run_stack, stack_config
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ import pulumi
 import pytest
 
 from components.storage import keep_claim_templates, storage_change_problems
-from tests.support.stacks import run_stack
+from tooling.stacks import run_stack
 
 pytestmark = pytest.mark.unit
 

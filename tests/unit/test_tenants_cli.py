@@ -16,7 +16,7 @@ import yaml
 
 from tenants.cli import main
 from tenants.stackfile import KEY, parse_section, replace_section
-from tests.support.stacks import REPO_ROOT
+from tooling.paths import REPO_ROOT
 
 pytestmark = pytest.mark.unit
 

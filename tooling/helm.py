@@ -19,8 +19,8 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CHARTS_DIR = REPO_ROOT / "charts"
+from tooling.paths import CHARTS_DIR, TOOLS_BIN
+
 # The API version our manifests must be valid for; the local control plane runs the same minor.
 KUBERNETES_SCHEMA_VERSION = "1.34.0"
 # Kinds whose schema is not in core Kubernetes (CRDs): validated only for shape, never by API schema.
@@ -33,7 +33,7 @@ class HelmError(RuntimeError):
 
 @functools.cache
 def helm_binary() -> str:
-    for candidate in (REPO_ROOT / ".tools" / "bin" / "helm", shutil.which("helm")):
+    for candidate in (TOOLS_BIN / "helm", shutil.which("helm")):
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     raise HelmError("helm not found: run `make toolchain` (it builds the pinned helm into .tools/bin)")

@@ -26,11 +26,11 @@ from typing import Any
 
 import yaml
 
-from ops.stackfiles import REPO_ROOT, deep_merge, stack_config
 from platform_config import PROJECT
+from tooling.paths import BITNAMI_STANDIN, PULUMI_ENV_SCRIPT, REPO_ROOT
+from tooling.stackfiles import deep_merge, stack_config
 
-PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "components", "platform_config", "ops", "charts", "policy")
-BITNAMI_STANDIN = REPO_ROOT / "tests" / "fixtures" / "bitnami-postgresql-standin"
+PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "components", "platform_config", "charts", "policy")
 # Operator-set secret config the committed stack files cannot carry (staging/prod require them).
 OPERATOR_SECRETS = {
     "orderPlatformKeycloakClientSecret": "engine-test-keycloak-client-secret",
@@ -56,7 +56,7 @@ def pulumi_environment(backend: Path, extra: Mapping[str, str] | None = None) ->
         **(extra or {}),
     }
     dump = subprocess.run(
-        ["bash", "-c", f"source {REPO_ROOT / 'scripts' / 'pulumi-env.sh'} && env -0"],
+        ["bash", "-c", f"source {PULUMI_ENV_SCRIPT} && env -0"],
         env=seed,
         capture_output=True,
         check=True,

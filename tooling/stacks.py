@@ -20,9 +20,10 @@ from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.proto import callback_pb2
 
-from ops import stackfiles
-from ops.stackfiles import REPO_ROOT, deep_merge
 from platform_config import PROJECT
+from tooling import stackfiles
+from tooling.paths import REPO_ROOT
+from tooling.stackfiles import deep_merge
 
 MAIN = REPO_ROOT / "__main__.py"
 STACKS = ("dev", "staging", "prod")

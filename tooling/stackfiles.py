@@ -15,8 +15,7 @@ from typing import Any
 import yaml
 
 from platform_config import PROJECT
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tooling.paths import REPO_ROOT
 
 
 def stack_file(stack: str) -> Path:
@@ -49,6 +48,6 @@ def write_derived_stack_file(base: str, name: str, overrides: Mapping[str, Any] 
         raise ValueError(f"refusing to overwrite the committed stack file of {name!r}")
     config = deep_merge(stack_config(base), overrides or {})
     path = stack_file(name)
-    header = f"# Derived from Pulumi.{base}.yaml by ops/stackfiles.py; git-ignored, safe to delete.\n"
+    header = f"# Derived from Pulumi.{base}.yaml by tooling/stackfiles.py; git-ignored, safe to delete.\n"
     path.write_text(header + yaml.safe_dump({"config": {f"{PROJECT}:{k}": v for k, v in config.items()}}))
     return path

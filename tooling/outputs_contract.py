@@ -17,9 +17,9 @@ from typing import Any
 
 import jsonschema
 
-from ops.stackfiles import REPO_ROOT
+from tooling.paths import STACK_OUTPUTS_SCHEMA
 
-SCHEMA_PATH = REPO_ROOT / "docs" / "stack-outputs.schema.json"
+SCHEMA_PATH = STACK_OUTPUTS_SCHEMA
 SECRET_MARK = "x-secret"
 
 

@@ -1,1 +1,0 @@
-"""Operator tooling around the Pulumi program: derived stacks for local runs, tests and benchmarks."""

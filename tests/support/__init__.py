@@ -1,1 +1,0 @@
-"""Shared test machinery: Helm rendering, Kubernetes schema validation, Pulumi mocks."""
