@@ -9,7 +9,7 @@ STACK ?= dev
 # Every target that runs pulumi or helm sources this: pinned tools first on PATH, local backend default.
 PULUMI_ENV := source scripts/pulumi-env.sh
 
-.PHONY: help venv toolchain lint test test-unit test-render test-engine test-cluster up down cluster-up cluster-down bench clean
+.PHONY: help venv toolchain lint test test-unit test-render test-engine test-cluster test-dataplane up down cluster-up cluster-down bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ test-engine: venv toolchain ## The real Pulumi engine on throwaway local stacks
 
 test-cluster: venv toolchain ## pulumi up against the local API server
 	@$(PULUMI_ENV) && $(PYTHON) -m pytest -m cluster
+
+test-dataplane: venv toolchain ## The programs inside our pods, run against real servers on loopback
+	@$(PULUMI_ENV) && $(PYTHON) -m pytest -m dataplane
 
 cluster-up: ## Start the local Kubernetes control plane on 127.0.0.1
 	@bash scripts/local-cluster.sh start
