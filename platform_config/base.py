@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -97,7 +97,47 @@ def _dns_label(value: str) -> str:
 
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-ReplicaCount = Annotated[int, Field(ge=0, strict=True)]
+
+# --- Image tags ------------------------------------------------------------------------------------
+
+# What a registry accepts as a tag (the OCI distribution spec's grammar).
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def _pinned_image_tag(value: str) -> str:
+    if value == "latest" or not _IMAGE_TAG.match(value):
+        raise ValueError(f"{value!r} is not a pinned image tag: use a released version such as 1.4.2 (never 'latest')")
+    return value
+
+
+# Every image the program deploys names a released version: 'latest' moves under a running stack.
+ImageTag = Annotated[str, AfterValidator(_pinned_image_tag)]
+
+# --- Replica counts --------------------------------------------------------------------------------
+# One upper bound per kind of count, each the maximum a chart's schema allows for that kind. The charts
+# that state no maximum (the order-platform services, the Bitnami PostgreSQL chart) get the bound of
+# their kind, so a count the chart would refuse, or one that would plan millions of objects, is a
+# config error naming the key, the value and the limit.
+
+# Pods of a stateless service: charts/core-pipeline/values.schema.json `replicaCount.maximum`.
+MAX_SERVICE_REPLICAS = 50
+# An autoscaler's ceiling: charts/core-pipeline/values.schema.json `autoscaling.maxReplicas.maximum`.
+MAX_AUTOSCALED_REPLICAS = 100
+# Members of one database (StatefulSet pods, PostgreSQL read replicas):
+# charts/nexus-database/values.schema.json `definitions.replicas.maximum`.
+MAX_DATABASE_REPLICAS = 15
+
+
+def replica_count(minimum: int, maximum: int) -> Any:
+    """An integer count of pods from `minimum` to `maximum` (no floats, no strings)."""
+    return Annotated[int, Field(ge=minimum, le=maximum, strict=True)]
+
+
+ReplicaCount = replica_count(0, MAX_SERVICE_REPLICAS)
+ServiceReplicas = replica_count(1, MAX_SERVICE_REPLICAS)
+AutoscaledReplicas = replica_count(1, MAX_AUTOSCALED_REPLICAS)
+DatabaseReplicas = replica_count(1, MAX_DATABASE_REPLICAS)
+ReadReplicaCount = replica_count(0, MAX_DATABASE_REPLICAS)
 
 
 class ResourceAmounts(StrictModel):
@@ -119,11 +159,40 @@ class Resources(StrictModel):
                 raise ValueError(f"requests.{field} ({request}) may not exceed limits.{field} ({limit})")
         return self
 
+    @classmethod
+    def of(cls, cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resources:
+        """Requests (`cpu`, `memory`) and limits, as a section default: `Resources.of("250m", "256Mi", "1", "1Gi")`."""
+        return cls.model_validate(
+            {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
+        )
+
     def to_kubernetes(self) -> dict[str, dict[str, str]]:
         return {
             "requests": {"cpu": str(self.requests.cpu), "memory": self.requests.memory},
             "limits": {"cpu": str(self.limits.cpu), "memory": self.limits.memory},
         }
+
+
+class Switchable(StrictModel):
+    """A section with an `enabled` switch and settings it cannot work without.
+
+    `KEY` is the section's key in its parent (`ingress`, `cors`); `NEEDED_WHEN_ENABLED` names the fields that
+    must be set (non-empty) while `enabled` is true, each with a hint for the message ("" for none).
+    """
+
+    enabled: bool = False
+
+    KEY: ClassVar[str] = ""
+    NEEDED_WHEN_ENABLED: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="after")
+    def _needed_when_enabled(self) -> Switchable:
+        for field, hint in self.NEEDED_WHEN_ENABLED.items():
+            value = getattr(self, field)
+            if self.enabled and not value:
+                missing = "is empty" if isinstance(value, list | dict) else "is not set"
+                raise ValueError(f"{self.KEY}.enabled is true but {self.KEY}.{field} {missing}{hint}")
+        return self
 
 
 # --- Error reporting -------------------------------------------------------------------------------

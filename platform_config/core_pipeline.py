@@ -9,29 +9,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from .base import PROJECT, ConfigError, DnsLabel, ReplicaCount, Resources, StrictModel
+from .base import (
+    PROJECT,
+    AutoscaledReplicas,
+    ConfigError,
+    DnsLabel,
+    ImageTag,
+    ReplicaCount,
+    Resources,
+    StrictModel,
+    Switchable,
+)
 from .data_tier import DataTierConfig
 
 KEY = "corePipeline"
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
-_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _SQL_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
 
 
 def _hostname(value: str) -> str:
     if not _HOSTNAME.match(value):
         raise ValueError(f"{value!r} is not a fully qualified host name such as core-pipeline.example.com")
-    return value
-
-
-def _image_tag(value: str) -> str:
-    if value == "latest" or not _IMAGE_TAG.match(value):
-        raise ValueError(f"{value!r} is not a pinned image tag: use a version such as 1.4.2 (never 'latest')")
     return value
 
 
@@ -43,7 +46,6 @@ def _http_url(value: str) -> str:
 
 
 Hostname = Annotated[str, AfterValidator(_hostname)]
-ImageTag = Annotated[str, AfterValidator(_image_tag)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Percent = Annotated[int, Field(ge=1, le=100, strict=True)]
 
@@ -60,21 +62,19 @@ class RateLimit(StrictModel):
     burstMultiplier: int = Field(3, ge=1, le=100, strict=True)
 
 
-class Cors(StrictModel):
-    enabled: bool = False
+class Cors(Switchable):
+    KEY: ClassVar[str] = "cors"
+    NEEDED_WHEN_ENABLED: ClassVar[dict[str, str]] = {"allowOrigins": ""}
+
     allowOrigins: list[str] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _origins_when_enabled(self) -> Cors:
-        if self.enabled and not self.allowOrigins:
-            raise ValueError("cors.enabled is true but cors.allowOrigins is empty")
-        return self
 
-
-class CorePipelineIngress(StrictModel):
+class CorePipelineIngress(Switchable):
     """Public HTTP entry. Every Ingress terminates TLS (platform guardrail), so `tls` cannot be turned off."""
 
-    enabled: bool = False
+    KEY: ClassVar[str] = "ingress"
+    NEEDED_WHEN_ENABLED: ClassVar[dict[str, str]] = {"hosts": ""}
+
     className: Literal["nginx", "traefik"] = "nginx"
     # The first host is the public URL the stack exports; the others are aliases.
     hosts: list[Hostname] = Field(default_factory=list)
@@ -92,9 +92,7 @@ class CorePipelineIngress(StrictModel):
         return tls
 
     @model_validator(mode="after")
-    def _hosts_when_enabled(self) -> CorePipelineIngress:
-        if self.enabled and not self.hosts:
-            raise ValueError("ingress.enabled is true but ingress.hosts is empty")
+    def _hosts_unique(self) -> CorePipelineIngress:
         if len(set(self.hosts)) != len(self.hosts):
             raise ValueError(f"ingress.hosts lists a host twice: {self.hosts}")
         return self
@@ -102,8 +100,8 @@ class CorePipelineIngress(StrictModel):
 
 class Autoscaling(StrictModel):
     enabled: bool = False
-    minReplicas: int = Field(2, ge=1, le=100, strict=True)
-    maxReplicas: int = Field(10, ge=1, le=100, strict=True)
+    minReplicas: AutoscaledReplicas = 2
+    maxReplicas: AutoscaledReplicas = 10
     targetCPUUtilizationPercentage: Percent = 80
     targetMemoryUtilizationPercentage: Percent = 80
 
@@ -122,12 +120,6 @@ class CorePipelineNetworkPolicy(StrictModel):
     monitoringNamespace: DnsLabel | None = None
 
 
-def _default_resources() -> Resources:
-    return Resources.model_validate(
-        {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
-    )
-
-
 class CorePipelineConfig(StrictModel):
     """The core-pipeline NestJS service: one Deployment in its own namespace, its own PostgreSQL database."""
 
@@ -135,7 +127,7 @@ class CorePipelineConfig(StrictModel):
     namespace: DnsLabel = "core-pipeline"
     image: CorePipelineImage = Field(default_factory=CorePipelineImage)
     replicaCount: ReplicaCount = 2
-    resources: Resources = Field(default_factory=_default_resources)
+    resources: Resources = Field(default_factory=lambda: Resources.of("250m", "256Mi", "500m", "512Mi"))
     nodeEnv: Literal["development", "staging", "production"] = "production"
     logLevel: Literal["debug", "info", "warn", "error"] = "info"
     metricsEnabled: bool = True

@@ -14,24 +14,18 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import DnsLabel, Resources, StorageSize, StrictModel
+from .base import DatabaseReplicas, DnsLabel, ImageTag, Resources, StorageSize, StrictModel
 
 MONGODB_DATABASES = ("cart", "user")
 POSTGRES_DATABASES = ("product", "payment", "order", "loyalty", "shipping")
 
 # A StatefulSet of zero pods is a database that is off: say so with `enabled: false` instead.
-Replicas = Annotated[int, Field(ge=1, le=15, strict=True)]
+Replicas = DatabaseReplicas
 RetentionDays = Annotated[int, Field(ge=1, le=3650, strict=True)]
 
 _CRON_FIELD = r"(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?(,(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?)*"
 _CRON = re.compile(rf"^{_CRON_FIELD}( {_CRON_FIELD}){{4}}$")
 _LABEL_KEY = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-
-
-def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resources:
-    return Resources.model_validate(
-        {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
-    )
 
 
 class AllowedPeer(StrictModel):
@@ -77,7 +71,7 @@ class _DatabaseKind(StrictModel):
     enabled: bool = True
     replicas: Replicas = 1
     storageSize: StorageSize = "2Gi"
-    resources: Resources = Field(default_factory=lambda: _resources("100m", "256Mi", "500m", "512Mi"))
+    resources: Resources = Field(default_factory=lambda: Resources.of("100m", "256Mi", "500m", "512Mi"))
     databases: dict[str, DatabaseSettings] = Field(default_factory=dict)
 
     NAMES: ClassVar[tuple[str, ...]] = ()
@@ -130,7 +124,7 @@ class RedisConfig(StrictModel):
     enabled: bool = True
     replicas: Replicas = 1
     storageSize: StorageSize = "1Gi"
-    resources: Resources = Field(default_factory=lambda: _resources("50m", "128Mi", "250m", "256Mi"))
+    resources: Resources = Field(default_factory=lambda: Resources.of("50m", "128Mi", "250m", "256Mi"))
     allowFrom: list[AllowedPeer] = Field(default_factory=list)
 
 
@@ -139,7 +133,7 @@ class ZooKeeperConfig(StrictModel):
 
     replicas: Replicas = 1
     storageSize: StorageSize = "1Gi"
-    resources: Resources = Field(default_factory=lambda: _resources("50m", "256Mi", "250m", "512Mi"))
+    resources: Resources = Field(default_factory=lambda: Resources.of("50m", "256Mi", "250m", "512Mi"))
 
     @field_validator("replicas")
     @classmethod
@@ -155,7 +149,7 @@ class KafkaConfig(StrictModel):
     enabled: bool = True
     replicas: Replicas = 1
     storageSize: StorageSize = "2Gi"
-    resources: Resources = Field(default_factory=lambda: _resources("100m", "512Mi", "500m", "1Gi"))
+    resources: Resources = Field(default_factory=lambda: Resources.of("100m", "512Mi", "500m", "1Gi"))
     # SASL/PLAIN on the broker listener, with a generated password in the `kafka-secret` Secret.
     sasl: bool = False
     allowFrom: list[AllowedPeer] = Field(default_factory=list)
@@ -209,14 +203,7 @@ class MonitoringConfig(StrictModel):
 
 class Image(StrictModel):
     repository: str
-    tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-
-    @field_validator("tag")
-    @classmethod
-    def _pinned(cls, tag: str) -> str:
-        if tag == "latest":
-            raise ValueError("'latest' is not a pinned tag: name a version such as 7.0.14")
-        return tag
+    tag: ImageTag
 
 
 class DataTierImages(StrictModel):

@@ -26,10 +26,11 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
+from typing import ClassVar
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from .base import MemoryQuantity, StorageSize, StrictModel, quantity_to_number
+from .base import ImageTag, MemoryQuantity, StorageSize, StrictModel, Switchable, quantity_to_number
 
 NAME_PREFIX = "fluxiondb-"
 # Namespace and release are `fluxiondb-<id>`; both must fit a 63-character DNS label.
@@ -88,32 +89,21 @@ def _tenant_id(value: str) -> str:
     return value
 
 
-class FluxionIngress(StrictModel):
+class FluxionIngress(Switchable):
     """Optional external access: `https://<id>.<domain>` through an Ingress, always with TLS."""
 
-    enabled: bool = False
+    KEY: ClassVar[str] = "ingress"
+    NEEDED_WHEN_ENABLED: ClassVar[dict[str, str]] = {"domain": " (hosts are <id>.<domain>)"}
+
     domain: str | None = Field(None, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     className: str | None = None
     # e.g. a cert-manager cluster-issuer annotation; the TLS secret is `fluxiondb-<id>-tls`.
     annotations: dict[str, str] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _domain_when_enabled(self) -> FluxionIngress:
-        if self.enabled and not self.domain:
-            raise ValueError("ingress.enabled is true but ingress.domain is not set (hosts are <id>.<domain>)")
-        return self
-
 
 class FluxionImage(StrictModel):
     repository: str = FLUXIONDB_IMAGE
-    tag: str = Field(FLUXIONDB_TAG, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-
-    @field_validator("tag")
-    @classmethod
-    def _pinned(cls, value: str) -> str:
-        if value == "latest":
-            raise ValueError("'latest' is not a pinned tag: name a released version such as 0.1.0")
-        return value
+    tag: ImageTag = FLUXIONDB_TAG
 
 
 class FluxionDefaults(StrictModel):

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationInfo, model_validator
 
-from .base import DnsLabel, Resources, StorageSize, StrictModel
+from .base import AutoscaledReplicas, DnsLabel, ImageTag, Resources, ServiceReplicas, StorageSize, StrictModel
 
 NAMESPACE = "order-platform"
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
@@ -30,32 +30,20 @@ _HOSTNAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$"
 _URL = r"^https?://[^\s/]+(/[^\s]*)?$"
 
 
-def _not_latest(tag: str) -> str:
-    if tag == "latest":
-        raise ValueError("'latest' is not a pinned image tag: use a released version such as 1.0.0")
-    return tag
-
-
-def _default_resources() -> Resources:
-    return Resources.model_validate(
-        {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
-    )
-
-
 class OrderPlatformImage(StrictModel):
     """Where the three images come from: `<registry>/order-platform/<service>:<tag>`."""
 
     registry: str = "registry.nexus.example.com"
-    tag: Annotated[str, AfterValidator(_not_latest)] = Field("1.0.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    tag: ImageTag = "1.0.0"
 
 
 class ServiceSizing(StrictModel):
     """Replicas and resources of one service. With `maxReplicas` set, a CPU autoscaler (70% target) scales
     between `replicas` and `maxReplicas`."""
 
-    replicas: int = Field(1, ge=1, strict=True)
-    maxReplicas: int | None = Field(None, ge=1, strict=True)
-    resources: Resources = Field(default_factory=_default_resources)
+    replicas: ServiceReplicas = 1
+    maxReplicas: AutoscaledReplicas | None = None
+    resources: Resources = Field(default_factory=lambda: Resources.of("100m", "256Mi", "500m", "512Mi"))
 
     @model_validator(mode="after")
     def _ceiling_above_floor(self) -> ServiceSizing:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 
-from .base import DnsLabel, ReplicaCount, Resources, StorageSize, StrictModel
+from .base import DnsLabel, ImageTag, ReadReplicaCount, Resources, StorageSize, StrictModel, Switchable
 
 # The upstream chart version this program is written against (values keys, Secret keys, Service names).
 BITNAMI_POSTGRESQL_CHART_VERSION = "16.7.26"
@@ -36,28 +36,18 @@ class PostgresImage(StrictModel):
 
     registry: str = "docker.io"
     repository: str = "bitnamilegacy/postgresql"
-    tag: str = "17.6.0-debian-12-r0"
+    tag: ImageTag = "17.6.0-debian-12-r0"
     exporterRepository: str = "bitnamilegacy/postgres-exporter"
-    exporterTag: str = "0.17.1-debian-12-r15"
+    exporterTag: ImageTag = "0.17.1-debian-12-r15"
 
 
-class PostgresExposure(StrictModel):
+class PostgresExposure(Switchable):
     """Optional LoadBalancer services with external-dns names: `<hostname>` (writer), `reader-<hostname>`."""
 
-    enabled: bool = False
+    KEY: ClassVar[str] = "expose"
+    NEEDED_WHEN_ENABLED: ClassVar[dict[str, str]] = {"hostname": ""}
+
     hostname: str | None = None
-
-    @model_validator(mode="after")
-    def _hostname_when_enabled(self) -> PostgresExposure:
-        if self.enabled and not self.hostname:
-            raise ValueError("expose.enabled is true but expose.hostname is not set")
-        return self
-
-
-def _default_resources() -> Resources:
-    return Resources.model_validate(
-        {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
-    )
 
 
 class PostgresClusterConfig(StrictModel):
@@ -71,8 +61,8 @@ class PostgresClusterConfig(StrictModel):
     instanceType: str | None = None
     storageSize: StorageSize = "20Gi"
     storageClass: str | None = None
-    readReplicaCount: ReplicaCount = 0
-    resources: Resources = Field(default_factory=_default_resources)
+    readReplicaCount: ReadReplicaCount = 0
+    resources: Resources = Field(default_factory=lambda: Resources.of("250m", "256Mi", "1", "1Gi"))
     podAntiAffinity: Literal["soft", "hard", "none"] = "soft"
     podDisruptionBudget: bool = False
     metrics: bool = False

@@ -3,9 +3,13 @@ bad input stops the program with a message naming the key, the value and what is
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from platform_config import ConfigError, Environment, load_platform_config
+from platform_config.base import MAX_AUTOSCALED_REPLICAS, MAX_DATABASE_REPLICAS, MAX_SERVICE_REPLICAS
+from tooling.paths import CHARTS_DIR
 from tooling.stacks import STACKS, deep_merge, run_stack, stack_config
 
 pytestmark = pytest.mark.unit
@@ -104,3 +108,64 @@ def test_every_problem_is_reported_at_once():
 def test_the_program_stops_before_registering_anything_on_bad_config():
     with pytest.raises(ConfigError, match="readReplicaCount"):
         run_stack("prod", {"postgresClusters": {"orders": {"readReplicaCount": -2}}})
+
+
+# --- Replica counts have upper bounds (the charts' schema maxima) -------------------------------------------
+
+TEN_MILLION = 10_000_000
+
+
+def test_ten_million_read_replicas_are_refused_naming_the_key_the_value_and_the_limit():
+    # Unbounded, this planned one PVC patch per replica: ten million resources, a program that never ends.
+    message = rejection({"postgresClusters": {"orders": {"readReplicaCount": TEN_MILLION}}})
+    assert (
+        f"nexus-platform:postgresClusters.orders.readReplicaCount = {TEN_MILLION}: "
+        f"Input should be less than or equal to {MAX_DATABASE_REPLICAS}" in message
+    )
+
+
+def test_ten_million_core_pipeline_replicas_are_refused_naming_the_limit():
+    message = rejection({"corePipeline": {"replicaCount": TEN_MILLION}})
+    assert (
+        f"nexus-platform:corePipeline.replicaCount = {TEN_MILLION}: "
+        f"Input should be less than or equal to {MAX_SERVICE_REPLICAS}" in message
+    )
+
+
+@pytest.mark.parametrize("service", ["gateway", "commandService", "queryService"])
+def test_ten_million_replicas_of_an_order_platform_service_are_refused_naming_the_limit(service):
+    message = rejection({"orderPlatform": {service: {"replicas": TEN_MILLION}}})
+    assert (
+        f"nexus-platform:orderPlatform.{service}.replicas = {TEN_MILLION}: "
+        f"Input should be less than or equal to {MAX_SERVICE_REPLICAS}" in message
+    )
+
+
+@pytest.mark.parametrize("service", ["gateway", "commandService", "queryService"])
+def test_an_order_platform_autoscaler_ceiling_above_the_limit_is_refused(service):
+    message = rejection({"orderPlatform": {service: {"maxReplicas": TEN_MILLION}}})
+    assert (
+        f"nexus-platform:orderPlatform.{service}.maxReplicas = {TEN_MILLION}: "
+        f"Input should be less than or equal to {MAX_AUTOSCALED_REPLICAS}" in message
+    )
+
+
+def test_the_largest_allowed_read_replica_count_is_accepted():
+    config = load_platform_config(config_with("dev", {"postgresClusters": {"orders": {"readReplicaCount": 15}}}))
+    assert config.postgresClusters["orders"].readReplicaCount == MAX_DATABASE_REPLICAS
+
+
+def _schema_maximum(chart: str, *path: str) -> int:
+    node = json.loads((CHARTS_DIR / chart / "values.schema.json").read_text())
+    for key in path:
+        node = node[key]
+    return node["maximum"]
+
+
+def test_the_replica_limits_are_the_maxima_the_charts_schemas_allow():
+    assert _schema_maximum("core-pipeline", "properties", "replicaCount") == MAX_SERVICE_REPLICAS
+    assert (
+        _schema_maximum("core-pipeline", "properties", "autoscaling", "properties", "maxReplicas")
+        == MAX_AUTOSCALED_REPLICAS
+    )
+    assert _schema_maximum("nexus-database", "definitions", "replicas") == MAX_DATABASE_REPLICAS
