@@ -167,14 +167,14 @@ class PostgresCluster(pulumi.ComponentResource):
             delete_data_on_destroy=args.delete_data_on_destroy,
             opts=child_opts,
         )
-        admin_password = generated_password(f"{name}-admin-password", child_opts)
-        user_password = (
-            admin_password
-            if config.username == ADMIN_USER
-            else password_or_generated(
-                config.password.get_secret_value() if config.password else None, f"{name}-user-password", child_opts
-            )
-        )
+        given_password = config.password.get_secret_value() if config.password else None
+        if config.username == ADMIN_USER:
+            # The configured user is the admin: the given password is the admin password the chart deploys.
+            admin_password = password_or_generated(given_password, f"{name}-admin-password", child_opts)
+            user_password = admin_password
+        else:
+            admin_password = generated_password(f"{name}-admin-password", child_opts)
+            user_password = password_or_generated(given_password, f"{name}-user-password", child_opts)
         replication_password = generated_password(f"{name}-replication-password", child_opts)
 
         secret_name = f"{name}-postgresql-credentials"

@@ -163,6 +163,16 @@ def test_an_operator_supplied_password_is_used_instead_of_a_generated_one():
     assert run.is_secret("postgres.orders.writerUrl")
 
 
+def test_an_operator_supplied_password_for_the_postgres_user_is_the_admin_password_deployed_and_exported():
+    run = run_stack("dev", {"postgresClusters": {"orders": {"username": "postgres", "password": "operator-chosen"}}})
+    assert "orders-admin-password" not in {r.name for r in run.of_type(PASSWORD)}
+    # The chart reads the admin's password from `postgres-password` when auth.username is unset.
+    assert run.named("orders-credentials").inputs["stringData"]["postgres-password"] == "operator-chosen"
+    orders = run.outputs["postgres"]["orders"]
+    assert orders["writerUrl"].startswith("postgresql://postgres:operator-chosen@")
+    assert orders["readerUrl"].startswith("postgresql://postgres:operator-chosen@")
+
+
 def test_the_admin_user_shares_the_admin_password_key(dev_stack):
     run = run_stack("dev", {"postgresClusters": {"orders": {"username": "postgres"}}})
     assert "username" not in values_of(run)["auth"]
