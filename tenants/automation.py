@@ -16,7 +16,15 @@ from platform_config import PROJECT
 
 
 class UpdateFailed(RuntimeError):
-    """Pulumi refused or failed; for `up`, its output (e.g. a StorageGuard refusal) was already streamed."""
+    """Pulumi refused or failed. For `up`, the progress output (e.g. a StorageGuard refusal) was already
+    streamed; the message carries the CLI's own error (stderr), e.g. that another update holds the stack."""
+
+
+def engine_errors(error: automation.CommandError) -> str:
+    """What the pulumi CLI wrote to stderr (its `error:` lines and their detail), which the streamed progress
+    output never shows. A CommandError carries it only in its text (`code: ... stdout: ... stderr: ...`)."""
+    stderr = str(error).partition("\n stderr: ")[2].strip()
+    return stderr or "(the CLI wrote no error; its progress output is above)"
 
 
 class StackRunner(Protocol):
@@ -60,9 +68,16 @@ class AutomationRunner:
         try:
             # show_secrets defaults to True in the Automation API: never let a key reach the progress output.
             self._select().up(on_output=self._echo, show_secrets=False, suppress_outputs=True, color="never")
-        except automation.CommandError:
-            # The error repeats the whole streamed output; say only that it failed and where to look.
-            raise UpdateFailed(f"pulumi up -s {self._stack_name} failed; see its output above") from None
+        except automation.ConcurrentUpdateError as error:
+            raise UpdateFailed(
+                f"pulumi up -s {self._stack_name} did not start: another update holds the stack.\n"
+                f"{engine_errors(error)}\n"
+                f"Wait for that update to finish and run the command again; if none is running (one was killed "
+                f"and left its lock), `pulumi cancel -s {self._stack_name}` releases it."
+            ) from None
+        except automation.CommandError as error:
+            # Only stdout was streamed above; the engine's own error lines went to stderr: show those.
+            raise UpdateFailed(f"pulumi up -s {self._stack_name} failed:\n{engine_errors(error)}") from None
 
     def tenant_outputs(self, tenant_id: str) -> dict[str, Any] | None:
         fluxion = self._select().outputs().get("fluxion")

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pulumi import automation
+from pulumi.automation._cmd import CommandResult
 
+from tenants.automation import AutomationRunner
 from tenants.cli import main
 from tenants.stackfile import KEY, parse_section, replace_section
 from tooling.paths import REPO_ROOT
@@ -187,6 +190,38 @@ def test_a_failed_update_exits_non_zero_with_the_reason(project):
     code = main(["provision", "acme", "--ram", "1Gi", "--project-dir", str(project)], FailingRunner, out, err)
     assert code == 1
     assert "failed: preview failed: storage for 'fluxiondb-acme-data' would shrink" in err.getvalue()
+
+
+LOCKED = (
+    "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete "
+    "the lock file with `pulumi cancel`.\n  file:///state/.pulumi/locks/organization/nexus-platform/dev-local/"
+    "5f0c.json: created by ops@host (pid 4242) at 2026-12-02T04:00:00Z"
+)
+
+
+class LockedStack:
+    """An Automation API stack whose `up` meets another update's lock, as the CLI reports it (stderr only)."""
+
+    def up(self, **_kwargs) -> None:
+        raise automation.ConcurrentUpdateError(CommandResult(stdout="", stderr=LOCKED, code=255))
+
+
+class LockedStackRunner(AutomationRunner):
+    def __init__(self, stack: str, project_dir: Path, echo) -> None:
+        super().__init__(stack, project_dir, echo)
+        self._stack = LockedStack()
+
+
+def test_an_update_refused_because_another_holds_the_stack_says_so_and_what_to_do(project):
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["provision", "acme", "--ram", "1Gi", "-s", "dev", "--project-dir", str(project)]
+    code = main(argv, LockedStackRunner, out, err)
+    message = err.getvalue()
+    assert code == 1
+    assert "another update holds the stack" in message
+    assert "the stack is currently locked by 1 lock(s)" in message and "(pid 4242)" in message
+    assert "`pulumi cancel -s dev`" in message
+    assert "see its output above" not in message
 
 
 # --- update-ram ----------------------------------------------------------------------------------------------------
