@@ -1,0 +1,154 @@
+"""Which cluster: versions and ports (toolchain/versions.env, the environment wins) and the instances.
+
+An instance is a state folder plus a block of loopback ports, so that two clusters can run side by side:
+`default` is the one `make up` deploys to (`.local-cluster/`, the LOCAL_*_PORT ports); `test` is the
+test tiers' own (`.local-cluster-test/`, the same ports plus LOCAL_TEST_PORT_OFFSET).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from tooling.paths import REPO_ROOT, TOOLS_BIN
+
+VERSIONS_FILE = REPO_ROOT / "toolchain" / "versions.env"
+TOOLS_SHARE = REPO_ROOT / ".tools" / "share"
+K8S_MOD_DIR = REPO_ROOT / "toolchain" / "k8s"
+KWOK_MOD_DIR = K8S_MOD_DIR / "kwok"
+DATA_DIR = Path(__file__).resolve().parent / "kwok"
+
+# What versions.env says when it is silent (the same values it pins today).
+DEFAULTS = {
+    "LOCAL_K8S_VERSION": "v1.34.2",
+    "LOCAL_ETCD_VERSION": "v3.6.4",
+    "LOCAL_KWOK_VERSION": "v0.8.0",
+    "LOCAL_APISERVER_PORT": "16443",
+    "LOCAL_ETCD_CLIENT_PORT": "16379",
+    "LOCAL_ETCD_PEER_PORT": "16380",
+    "LOCAL_KCM_PORT": "16257",
+    "LOCAL_SCHEDULER_PORT": "16259",
+    "LOCAL_KWOK_PORT": "16247",
+    "LOCAL_TEST_PORT_OFFSET": "100",
+}
+INSTANCES = ("default", "test")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=value lines of a file that bash sources (comments and blank lines skipped)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        values[key.strip()] = value.strip().strip("\"'")
+    return values
+
+
+def settings(environ: Mapping[str, str] | None = None, versions_file: Path = VERSIONS_FILE) -> dict[str, str]:
+    """The LOCAL_* settings: the built-in defaults, then versions.env, then the environment."""
+    env = os.environ if environ is None else environ
+    merged = {**DEFAULTS, **{k: v for k, v in read_env_file(versions_file).items() if k.startswith("LOCAL_")}}
+    merged.update({k: v for k, v in env.items() if k.startswith("LOCAL_") and v})
+    return merged
+
+
+@dataclass(frozen=True)
+class Versions:
+    kubernetes: str
+    etcd: str
+    kwok: str
+
+    @staticmethod
+    def minor(version: str) -> str:
+        """v1.34.2 -> 1.34"""
+        return ".".join(version.lstrip("v").split(".")[:2])
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The loopback ports of one instance, each with the setting that moves it."""
+
+    apiserver: int
+    etcd_client: int
+    etcd_peer: int
+    controller_manager: int
+    scheduler: int
+    kwok: int
+
+    SETTINGS = {
+        "apiserver": ("LOCAL_APISERVER_PORT", "kube-apiserver"),
+        "etcd_client": ("LOCAL_ETCD_CLIENT_PORT", "etcd (clients)"),
+        "etcd_peer": ("LOCAL_ETCD_PEER_PORT", "etcd (peers)"),
+        "controller_manager": ("LOCAL_KCM_PORT", "kube-controller-manager"),
+        "scheduler": ("LOCAL_SCHEDULER_PORT", "kube-scheduler"),
+        "kwok": ("LOCAL_KWOK_PORT", "kwok"),
+    }
+
+    def items(self) -> list[tuple[str, int]]:
+        return [(f.name, getattr(self, f.name)) for f in fields(self)]
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    state_dir: Path
+    ports: Ports
+    versions: Versions
+    tools_bin: Path
+    # How to move this instance's ports when one is taken (named in the error).
+    port_hint: str
+
+    @property
+    def pki(self) -> Path:
+        return self.state_dir / "pki"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.state_dir / "kubeconfig"
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.ports.apiserver}"
+
+    def port_setting(self, field: str) -> str:
+        setting, _ = Ports.SETTINGS[field]
+        if self.name == "default":
+            return f"set {setting} to a free port (environment or toolchain/versions.env)"
+        return f"set {self.port_hint} (environment or toolchain/versions.env) to move the whole block"
+
+
+def instance(name: str = "default", environ: Mapping[str, str] | None = None) -> Instance:
+    """The default instance (`make up`'s) or the `test` one: its own folder, its ports offset."""
+    if name not in INSTANCES:
+        raise ValueError(f"unknown local cluster instance {name!r} (known: {', '.join(INSTANCES)})")
+    env = os.environ if environ is None else environ
+    conf = settings(env)
+    offset = 0
+    if name == "default":
+        state_dir = Path(env.get("LOCAL_CLUSTER_DIR") or REPO_ROOT / ".local-cluster")
+    else:
+        state_dir = REPO_ROOT / f".local-cluster-{name}"
+        offset = int(conf["LOCAL_TEST_PORT_OFFSET"])
+    ports = Ports(**{field: int(conf[setting]) + offset for field, (setting, _) in Ports.SETTINGS.items()})
+    return Instance(
+        name=name,
+        state_dir=state_dir.resolve(),
+        ports=ports,
+        versions=Versions(conf["LOCAL_K8S_VERSION"], conf["LOCAL_ETCD_VERSION"], conf["LOCAL_KWOK_VERSION"]),
+        tools_bin=Path(env.get("LOCAL_CLUSTER_TOOLS_BIN") or TOOLS_BIN),
+        port_hint="LOCAL_TEST_PORT_OFFSET",
+    )
