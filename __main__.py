@@ -9,6 +9,7 @@ from components.nexus_database import NexusDatabase, NexusDatabaseArgs
 from components.order_platform import OrderPlatform, OrderPlatformArgs
 from components.postgres_cluster import PostgresCluster, PostgresClusterArgs
 from platform_config import read_stack_config
+from platform_config.operator_secrets import ELASTICSEARCH_PASSWORD_KEY, KEYCLOAK_CLIENT_SECRET_KEY
 
 config = read_stack_config()
 provider = create_provider(pulumi.get_stack(), config.kubernetes)
@@ -61,8 +62,8 @@ order_platform = OrderPlatform(
         config.environment,
         event_store=orders_db.writer(),
         kafka_bootstrap_servers=data_tier.kafka_bootstrap_servers,
-        keycloak_client_secret=config.reveal(config.orderPlatformKeycloakClientSecret),
-        elasticsearch_password=config.reveal(config.orderPlatformElasticsearchPassword),
+        keycloak_client_secret=config.operator_secret(KEYCLOAK_CLIENT_SECRET_KEY),
+        elasticsearch_password=config.operator_secret(ELASTICSEARCH_PASSWORD_KEY),
         database_resources=[orders_db],
         kafka_resources=[data_tier],
         delete_data_on_destroy=config.deleteDataOnDestroy,

@@ -2,7 +2,7 @@
 
 The platform is three services (api-gateway, order-command-service, order-query-service), each sized per
 stack here. Two credentials belong to systems this program does not deploy (Keycloak, Elasticsearch); they
-are top-level secret keys (`ORDER_PLATFORM_SECRETS`), set with `pulumi config set --secret`. A stack may
+are top-level secret keys (`platform_config.operator_secrets`), set with `pulumi config set --secret`. A stack may
 let the program generate them (`generateMissingSecrets`, dev only in practice); otherwise a missing one
 is a configuration error that names the command to run.
 """
@@ -14,17 +14,11 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationInfo, model_validator
 
 from .base import AutoscaledReplicas, DnsLabel, ImageTag, Resources, ServiceReplicas, StorageSize, StrictModel
+from .operator_secrets import OPERATOR_SECRETS
 
 NAMESPACE = "order-platform"
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
 
-# Top-level secret config keys and what they hold (used in the missing-secret message).
-KEYCLOAK_CLIENT_SECRET_KEY = "orderPlatformKeycloakClientSecret"
-ELASTICSEARCH_PASSWORD_KEY = "orderPlatformElasticsearchPassword"
-ORDER_PLATFORM_SECRETS = {
-    KEYCLOAK_CLIENT_SECRET_KEY: "the Keycloak client secret of the order platform's services",
-    ELASTICSEARCH_PASSWORD_KEY: "the Elasticsearch password of order-query-service",
-}
 
 _HOSTNAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$"
 _URL = r"^https?://[^\s/]+(/[^\s]*)?$"
@@ -144,7 +138,7 @@ def _require_unless_generated(value: SecretStr | None, info: ValidationInfo) -> 
         return value
     key = info.field_name
     raise ValueError(
-        f"not set: {ORDER_PLATFORM_SECRETS[key]} is required in {environment} "
+        f"not set: {OPERATOR_SECRETS[key]} is required in {environment} "
         f"(orderPlatform.generateMissingSecrets is false). Set it with "
         f"`pulumi config set --secret --stack {environment} {key}` (it prompts for the value)"
     )

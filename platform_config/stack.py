@@ -6,16 +6,21 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi.runtime import config as runtime_config
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+import pulumi
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 
 from .base import PROJECT, ConfigError, DnsLabel, Environment, StrictModel, config_error
 from .core_pipeline import CorePipelineConfig, check_dependencies
 from .data_tier import DataTierConfig
 from .fluxion import FluxionConfig
 from .kubernetes import KubernetesTarget
+from .operator_secrets import OPERATOR_SECRET_KEYS
 from .order_platform import OrderPlatformSecret, OrderPlatformSection
 from .postgres import PostgresChartSource, PostgresClusterConfig
+
+# What the config model sees of an operator secret read from Pulumi: only that it is set (the value stays
+# an Output marked secret, handed to the component by `PlatformConfig.operator_secret`).
+SECRET_IS_SET = "<set as a Pulumi secret>"
 
 
 class PlatformConfig(StrictModel):
@@ -31,10 +36,13 @@ class PlatformConfig(StrictModel):
     corePipeline: CorePipelineConfig = Field(default_factory=CorePipelineConfig)
     orderPlatform: OrderPlatformSection = Field(default_factory=dict, validate_default=True)
     fluxion: FluxionConfig = Field(default_factory=FluxionConfig)
-    # Order platform credentials for systems this program does not deploy (`pulumi config set --secret <key>`);
-    # declared after orderPlatform, whose generateMissingSecrets decides whether a missing one is an error.
+    # The operator secrets (platform_config.operator_secrets): credentials for systems this program does not
+    # deploy. Declared after orderPlatform, whose generateMissingSecrets decides whether a missing one is an error.
     orderPlatformKeycloakClientSecret: OrderPlatformSecret
     orderPlatformElasticsearchPassword: OrderPlatformSecret
+
+    # The operator secrets as read from Pulumi (`Config.get_secret`), by key; empty when validated from a dict.
+    _secret_outputs: dict[str, pulumi.Output[str]] = PrivateAttr(default_factory=dict)
 
     @field_validator("postgresClusters")
     @classmethod
@@ -49,10 +57,13 @@ class PlatformConfig(StrictModel):
         check_dependencies(self.corePipeline, self.postgresClusters, self.dataTier)
         return self
 
-    @staticmethod
-    def reveal(secret: SecretStr | None) -> str | None:
-        """A secret config value for a component, which wraps it as a Pulumi secret straight away."""
-        return secret.get_secret_value() if secret else None
+    def operator_secret(self, key: str) -> pulumi.Input[str] | None:
+        """An operator secret for a component (None when unset): the secret Output Pulumi's config gave, or
+        (config validated from a dict) the plain value, which the component wraps as a secret straight away."""
+        if key in self._secret_outputs:
+            return self._secret_outputs[key]
+        value: SecretStr | None = getattr(self, key)
+        return value.get_secret_value() if value else None
 
 
 def _decode(value: Any) -> Any:
@@ -74,11 +85,24 @@ def load_platform_config(raw: Mapping[str, Any]) -> PlatformConfig:
 
 
 def read_stack_config() -> PlatformConfig:
-    """Read this project's keys from the running Pulumi program's config, once, and validate them."""
-    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    prefix = f"{PROJECT}:"
-    raw = {key.removeprefix(prefix): value for key, value in everything.items() if key.startswith(prefix)}
-    return load_platform_config(raw)
+    """Read this project's keys through `pulumi.Config`, once, and validate them.
+
+    Every key PlatformConfig declares is read by name. The operator secrets are read with `get_secret`, so
+    their values are never handled outside a secret Output: the model only learns that each is set. A
+    section that holds a nested secret (`postgresClusters.<name>.password`, `fluxion.tenants[N].apiKey`,
+    set with `--secret --path`) is read whole, since its shape decides what is deployed; the model types
+    those leaves `SecretStr` and the components wrap them as secrets. Pulumi passes only the keys asked
+    for, so a misspelt top-level key in a stack file goes unseen here (tests/unit checks the committed
+    stack files' keys against the model).
+    """
+    config = pulumi.Config(PROJECT)
+    plain = [key for key in PlatformConfig.model_fields if key not in OPERATOR_SECRET_KEYS]
+    raw = {key: config.get(key) for key in plain}
+    secrets = {key: config.get_secret(key) for key in OPERATOR_SECRET_KEYS}
+    raw |= {key: SECRET_IS_SET for key, value in secrets.items() if value is not None}
+    platform = load_platform_config({key: value for key, value in raw.items() if value is not None})
+    platform._secret_outputs = {key: value for key, value in secrets.items() if value is not None}
+    return platform
 
 
 __all__ = ["ConfigError", "PlatformConfig", "load_platform_config", "read_stack_config"]

@@ -27,15 +27,13 @@ from typing import Any
 import yaml
 
 from platform_config import PROJECT
+from platform_config.operator_secrets import OPERATOR_SECRET_KEYS
 from tooling.paths import BITNAMI_STANDIN, PULUMI_ENV_SCRIPT, REPO_ROOT
 from tooling.stackfiles import deep_merge, stack_config
 
 PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "components", "platform_config", "charts", "policy")
 # Operator-set secret config the committed stack files cannot carry (staging/prod require them).
-OPERATOR_SECRETS = {
-    "orderPlatformKeycloakClientSecret": "engine-test-keycloak-client-secret",
-    "orderPlatformElasticsearchPassword": "engine-test-elasticsearch-password",
-}
+OPERATOR_SECRETS = {key: f"engine-test-{key}" for key in OPERATOR_SECRET_KEYS}
 PASSPHRASE = "engine-tests-only"  # a throwaway backend's; protects nothing
 TIMEOUT = 900
 # The marker key Pulumi puts next to "ciphertext" in a state file's secret envelope.

@@ -21,6 +21,7 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.proto import callback_pb2
 
 from platform_config import PROJECT
+from platform_config.operator_secrets import OPERATOR_SECRET_KEYS
 from tooling import stackfiles
 from tooling.paths import REPO_ROOT
 from tooling.stackfiles import deep_merge
@@ -29,10 +30,7 @@ MAIN = REPO_ROOT / "__main__.py"
 STACKS = ("dev", "staging", "prod")
 # Secret stack config the committed stack files cannot carry (encrypted per stack by `pulumi config set
 # --secret`); tests supply them the way an operator would.
-TEST_SECRETS: dict[str, str] = {
-    "orderPlatformKeycloakClientSecret": "test-keycloak-client-secret",
-    "orderPlatformElasticsearchPassword": "test-elasticsearch-password",
-}
+TEST_SECRETS: dict[str, str] = {key: f"test-{key}" for key in OPERATOR_SECRET_KEYS}
 
 
 def stack_config(stack: str) -> dict[str, Any]:

@@ -4,12 +4,16 @@ bad input stops the program with a message naming the key, the value and what is
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from platform_config import ConfigError, Environment, load_platform_config
+from platform_config import ConfigError, Environment, PlatformConfig, load_platform_config
 from platform_config.base import MAX_AUTOSCALED_REPLICAS, MAX_DATABASE_REPLICAS, MAX_SERVICE_REPLICAS
-from tooling.paths import CHARTS_DIR
+from platform_config.operator_secrets import OPERATOR_SECRET_KEYS
+from tooling import stackfiles
+from tooling.paths import CHARTS_DIR, REPO_ROOT
 from tooling.stacks import STACKS, deep_merge, run_stack, stack_config
 
 pytestmark = pytest.mark.unit
@@ -169,3 +173,35 @@ def test_the_replica_limits_are_the_maxima_the_charts_schemas_allow():
         == MAX_AUTOSCALED_REPLICAS
     )
     assert _schema_maximum("nexus-database", "definitions", "replicas") == MAX_DATABASE_REPLICAS
+
+
+# --- Reading the config ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_key_of_a_committed_stack_file_is_one_the_program_reads(stack):
+    # The program asks pulumi.Config for the keys PlatformConfig declares; any other key would go unseen.
+    assert set(stackfiles.stack_config(stack)) <= set(PlatformConfig.model_fields)
+
+
+def test_every_operator_secret_is_a_key_of_the_config_model():
+    assert set(OPERATOR_SECRET_KEYS) <= set(PlatformConfig.model_fields)
+
+
+def test_operator_secrets_reach_the_program_as_pulumi_secrets():
+    run = run_stack("staging")
+    secret = run.named("order-platform-order-query-service-credentials")
+    assert secret.is_secret_input("stringData")
+    assert secret.inputs["stringData"]["elasticsearch-password"] == "test-orderPlatformElasticsearchPassword"
+
+
+def test_the_operator_secret_keys_are_printed_one_a_line_for_the_scripts():
+    printed = subprocess.run(
+        [sys.executable, "-m", "platform_config", "operator-secrets"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert printed.stdout.splitlines() == list(OPERATOR_SECRET_KEYS)
+    assert printed.stderr == ""

@@ -324,7 +324,7 @@ def test_a_missing_elasticsearch_password_stops_prod_with_the_command_to_set_it(
         _config("prod", orderPlatformElasticsearchPassword=None)
 
 
-def test_an_empty_secret_counts_as_missing_because_pulumi_yaml_defaults_it_to_empty():
+def test_an_empty_secret_counts_as_missing():
     with pytest.raises(ConfigError, match="orderPlatformKeycloakClientSecret"):
         _config("staging", orderPlatformKeycloakClientSecret="")
 
