@@ -31,10 +31,10 @@ from platform_config.postgres import PostgresImage
 
 from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart, local_chart
-from .kubernetes import create_namespace, standard_labels
+from .kubernetes import create_namespace, service_host, standard_labels
 from .postgres_cluster import ADMIN_PASSWORD_KEY as POSTGRES_ADMIN_PASSWORD_KEY
 from .postgres_cluster import ADMIN_USER as POSTGRES_ADMIN_USER
-from .secrets import connection_url, generated_password
+from .secrets import connection_url, generated_password, opaque_secret
 
 COMPONENT = "core-pipeline"
 CONTAINER_PORT = 3000
@@ -297,13 +297,12 @@ class CorePipeline(pulumi.ComponentResource):
         db_password = generated_password(f"{name}-db-password", child_opts)
         bootstrap = self._bootstrap_database(name, args, db_password, child_opts)
 
-        credentials = k8s.core.v1.Secret(
+        credentials = opaque_secret(
             f"{name}-credentials",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=f"{name}-credentials", namespace=namespace.metadata.name, labels=standard_labels(COMPONENT)
-            ),
-            type="Opaque",
-            string_data=dict(zip(SECRET_KEYS, (config.username, db_password, args.redis.password), strict=True)),
+            name=f"{name}-credentials",
+            namespace=namespace.metadata.name,
+            labels=standard_labels(COMPONENT),
+            data=dict(zip(SECRET_KEYS, (config.username, db_password, args.redis.password), strict=True)),
             opts=child_opts,
         )
 
@@ -331,7 +330,7 @@ class CorePipeline(pulumi.ComponentResource):
         self.secret_name = credentials.metadata.name
         self.config_map_name = pulumi.Output.from_input(f"{name}-config")
         # Resolves once the chart (and so its Service) is deployed.
-        self.service_url = self.chart.resources.apply(lambda _: f"http://{name}.{config.namespace}.svc.cluster.local")
+        self.service_url = self.chart.resources.apply(lambda _: f"http://{service_host(name, config.namespace)}")
         hosts = config.ingress.hosts
         self.public_url = pulumi.Output.from_input(f"https://{hosts[0]}" if config.ingress.enabled and hosts else None)
         self.database = DatabaseEndpoint(
@@ -357,11 +356,12 @@ class CorePipeline(pulumi.ComponentResource):
         """The service's role and database on the cluster, created by a Job next to the cluster's admin Secret."""
         config, postgres = args.config, args.postgres
         labels = standard_labels(COMPONENT, {"app.kubernetes.io/name": f"{COMPONENT}-db-bootstrap"})
-        user_secret = k8s.core.v1.Secret(
+        user_secret = opaque_secret(
             f"{name}-db-user",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-db-user", namespace=postgres.namespace, labels=labels),
-            type="Opaque",
-            string_data={DB_USER_PASSWORD_KEY: password},
+            name=f"{name}-db-user",
+            namespace=postgres.namespace,
+            labels=labels,
+            data={DB_USER_PASSWORD_KEY: password},
             opts=child_opts,
         )
 

@@ -25,8 +25,8 @@ import pulumi_kubernetes as k8s
 from platform_config.fluxion import FluxionDefaults, TenantConfig
 
 from .helm import deploy_chart, local_chart
-from .kubernetes import create_namespace, standard_labels
-from .secrets import password_or_generated
+from .kubernetes import create_namespace, service_host, standard_labels
+from .secrets import opaque_secret, password_or_generated
 from .storage import StorageGuard
 
 COMPONENT = "fluxiondb"
@@ -58,7 +58,7 @@ def secret_name(tenant: TenantConfig) -> str:
 
 def in_cluster_host(tenant: TenantConfig) -> str:
     """The chart's Service is named after the release (`fluxiondb-<id>`), in the namespace of the same name."""
-    return f"{tenant.name}.{tenant.name}.svc.cluster.local"
+    return service_host(tenant.name, tenant.name)
 
 
 def external_host(tenant: TenantConfig, defaults: FluxionDefaults) -> str | None:
@@ -190,11 +190,12 @@ class FluxionTenant(pulumi.ComponentResource):
 
         given_key = tenant.apiKey.get_secret_value() if tenant.apiKey else None
         self.api_key = password_or_generated(given_key, f"{name}-api-key", child_opts)
-        credentials = k8s.core.v1.Secret(
+        credentials = opaque_secret(
             f"{name}-credentials",
-            metadata=metadata(secret_name(tenant)),
-            type="Opaque",
-            string_data={API_KEY_SECRET_KEY: self.api_key},
+            name=secret_name(tenant),
+            namespace=in_namespace,
+            labels=labels,
+            data={API_KEY_SECRET_KEY: self.api_key},
             opts=child_opts,
         )
         # Quota and LimitRange first: a grown claim must fit the raised ceilings.

@@ -10,6 +10,8 @@ import pulumi_kubernetes as k8s
 from platform_config.kubernetes import KubernetesTarget
 
 PART_OF = "nexus-platform"
+# The cluster's DNS domain (kubelet's --cluster-domain); every in-cluster host name ends in it.
+CLUSTER_DOMAIN = "cluster.local"
 
 
 def create_provider(stack: str, target: KubernetesTarget) -> k8s.Provider:
@@ -23,6 +25,11 @@ def create_provider(stack: str, target: KubernetesTarget) -> k8s.Provider:
         # Server-side apply gives field-level ownership and the API server's own diff in previews.
         enable_server_side_apply=True,
     )
+
+
+def service_host(service: str, namespace: str) -> str:
+    """The in-cluster DNS name of a Service: `<service>.<namespace>.svc.cluster.local`."""
+    return f"{service}.{namespace}.svc.{CLUSTER_DOMAIN}"
 
 
 def standard_labels(component: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -29,14 +29,13 @@ from platform_config.data_tier import DataTierConfig, Image
 
 from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart, local_chart
-from .kubernetes import create_namespace, standard_labels
-from .secrets import connection_url, generated_password
+from .kubernetes import CLUSTER_DOMAIN, create_namespace, service_host, standard_labels
+from .secrets import connection_url, generated_password, opaque_secret
 from .storage import StorageGuard, grow_claims, keep_claim_templates
 
 CHART = "nexus-database"
 RELEASE = "nexus-database"
 COMPONENT = "data-tier"
-CLUSTER_DOMAIN = "cluster.local"
 MONGODB_PORT = 27017
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
@@ -248,7 +247,7 @@ class NexusDatabase(pulumi.ComponentResource):
         child_opts = pulumi.ResourceOptions(parent=self)
         config = args.config
         self._name = name
-        self._domain = f"{config.namespace}.svc.{CLUSTER_DOMAIN}"
+        self._namespace_name = config.namespace
 
         namespace = create_namespace(
             f"{name}-namespace",
@@ -296,15 +295,12 @@ class NexusDatabase(pulumi.ComponentResource):
 
     def _secret(self, component: str, data: dict[str, pulumi.Input[str]], opts: pulumi.ResourceOptions) -> None:
         self._secrets.append(
-            k8s.core.v1.Secret(
+            opaque_secret(
                 f"{self._name}-{component}-secret",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=secret_name(component),
-                    namespace=self.namespace,
-                    labels=standard_labels(COMPONENT, {"app.kubernetes.io/instance": RELEASE}),
-                ),
-                type="Opaque",
-                string_data=data,
+                name=secret_name(component),
+                namespace=self.namespace,
+                labels=standard_labels(COMPONENT, {"app.kubernetes.io/instance": RELEASE}),
+                data=data,
                 opts=opts,
             )
         )
@@ -396,7 +392,7 @@ class NexusDatabase(pulumi.ComponentResource):
 
     def _host(self, service: str) -> pulumi.Output[str]:
         # Resolves only once the chart's objects exist: consumers that wait on a host wait on the chart.
-        host = f"{service}.{self._domain}"
+        host = service_host(service, self._namespace_name)
         return self.chart.resources.apply(lambda _: host)
 
     def _endpoint(

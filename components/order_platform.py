@@ -31,8 +31,8 @@ from platform_config.order_platform import OrderPlatformConfig, ServiceSizing
 
 from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart, local_chart
-from .kubernetes import create_namespace, standard_labels
-from .secrets import password_or_generated
+from .kubernetes import create_namespace, service_host, standard_labels
+from .secrets import opaque_secret, password_or_generated
 
 GATEWAY = "api-gateway"
 COMMAND_SERVICE = "order-command-service"
@@ -85,7 +85,7 @@ def credentials_secret_name(service: str) -> str:
 
 
 def internal_url(service: str, namespace: str) -> str:
-    return f"http://{service}.{namespace}.svc.cluster.local"
+    return f"http://{service_host(service, namespace)}"
 
 
 def gateway_url(config: OrderPlatformConfig) -> str:
@@ -245,15 +245,12 @@ class OrderPlatform(pulumi.ComponentResource):
             },
         }
         credentials = {
-            service: k8s.core.v1.Secret(
+            service: opaque_secret(
                 f"{name}-{service}-credentials",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=credentials_secret_name(service),
-                    namespace=namespace.metadata.name,
-                    labels=standard_labels("order-platform", {"app.kubernetes.io/name": service}),
-                ),
-                type="Opaque",
-                string_data=data,
+                name=credentials_secret_name(service),
+                namespace=namespace.metadata.name,
+                labels=standard_labels("order-platform", {"app.kubernetes.io/name": service}),
+                data=data,
                 opts=child_opts,
             )
             for service, data in secrets.items()

@@ -19,14 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from platform_config.postgres import PostgresChartSource, PostgresClusterConfig
 
 from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart
-from .kubernetes import create_namespace, standard_labels
-from .secrets import connection_url, generated_password, password_or_generated
+from .kubernetes import create_namespace, service_host, standard_labels
+from .secrets import connection_url, generated_password, opaque_secret, password_or_generated
 from .storage import StorageGuard, grow_claims, keep_claim_templates
 
 POSTGRES_PORT = 5432
@@ -178,13 +177,12 @@ class PostgresCluster(pulumi.ComponentResource):
         replication_password = generated_password(f"{name}-replication-password", child_opts)
 
         secret_name = f"{name}-postgresql-credentials"
-        credentials = k8s.core.v1.Secret(
+        credentials = opaque_secret(
             f"{name}-credentials",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=secret_name, namespace=namespace.metadata.name, labels=standard_labels("postgresql")
-            ),
-            type="Opaque",
-            string_data={
+            name=secret_name,
+            namespace=namespace.metadata.name,
+            labels=standard_labels("postgresql"),
+            data={
                 ADMIN_PASSWORD_KEY: admin_password,
                 USER_PASSWORD_KEY: user_password,
                 REPLICATION_PASSWORD_KEY: replication_password,
@@ -212,9 +210,8 @@ class PostgresCluster(pulumi.ComponentResource):
         )
 
         writer_service, reader_service = service_names(f"{name}-postgresql")
-        domain = f"{args.namespace}.svc.cluster.local"
-        writer = f"{writer_service}.{domain}"
-        reader = f"{reader_service}.{domain}" if config.is_replicated else writer
+        writer = service_host(writer_service, args.namespace)
+        reader = service_host(reader_service, args.namespace) if config.is_replicated else writer
         # Hosts resolve only once the chart's Services exist: consumers that wait on them wait on the chart.
         self.writer_host = self.chart.resources.apply(lambda _: writer)
         self.reader_host = self.chart.resources.apply(lambda _: reader)

@@ -1,10 +1,13 @@
-"""Generated credentials: every password starts life as a Pulumi secret and stays one."""
+"""Credentials: every password starts life as a Pulumi secret and stays one, and reaches pods only through a
+Kubernetes Secret (`opaque_secret`) that charts and pods read by name."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import quote
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 
@@ -41,3 +44,24 @@ def connection_url(
         return f"{scheme}://{credentials}{hostname}:{port}{suffix}{'?' + query if query else ''}"
 
     return pulumi.Output.secret(pulumi.Output.all(username or "", password, host).apply(build))
+
+
+def opaque_secret(
+    resource_name: str,
+    *,
+    name: pulumi.Input[str],
+    namespace: pulumi.Input[str],
+    labels: Mapping[str, str],
+    data: Mapping[str, pulumi.Input[str]],
+    opts: pulumi.ResourceOptions,
+) -> k8s.core.v1.Secret:
+    """A Secret of string values (`type: Opaque`) named `name` in `namespace`, for a chart (`existingSecret`) or
+    a pod (`secretKeyRef`) to read by name. Its keys are what the consumer reads, so they come from the
+    consumer's contract (the chart's values, the pod's environment)."""
+    return k8s.core.v1.Secret(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=dict(labels)),
+        type="Opaque",
+        string_data=dict(data),
+        opts=opts,
+    )
