@@ -195,14 +195,15 @@ func (h *host) GetPluginInfo(ctx context.Context, _ *emptypb.Empty) (*pulumirpc.
 
 func (h *host) GetRequiredPlugins(ctx context.Context, req *pulumirpc.GetRequiredPluginsRequest,
 ) (*pulumirpc.GetRequiredPluginsResponse, error) {
-	plugins, err := scanPlugins(ctx, req.Info)
+	packages, err := h.GetRequiredPackages(ctx, &pulumirpc.GetRequiredPackagesRequest{Info: req.Info})
 	if err != nil {
 		return nil, err
 	}
+	// The older call of the two: the same resource plugins, in its own message type.
 	resp := &pulumirpc.GetRequiredPluginsResponse{}
-	for _, p := range plugins {
+	for _, p := range packages.Packages {
 		resp.Plugins = append(resp.Plugins, &pulumirpc.PluginDependency{
-			Name: p.Name, Kind: "resource", Version: p.Version, Server: p.Server,
+			Name: p.Name, Kind: p.Kind, Version: p.Version, Server: p.Server,
 		})
 	}
 	return resp, nil

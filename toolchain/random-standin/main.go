@@ -11,6 +11,7 @@
 // trigger; `result` and `bcryptHash` are secrets):
 //   - random:index/randomPassword:RandomPassword
 //   - random:index/randomString:RandomString
+//
 // Any other random resource fails with a clear error.
 package main
 
@@ -67,6 +68,15 @@ var marshalOpts = plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true, S
 
 func unmarshal(s *structpb.Struct) (resource.PropertyMap, error) {
 	return plugin.UnmarshalProperties(s, marshalOpts)
+}
+
+// supportedInputs is what every call that takes a resource's inputs starts with: refuse a type the
+// stand-in does not implement, then decode the inputs.
+func supportedInputs(urn string, s *structpb.Struct) (resource.PropertyMap, error) {
+	if err := supported(urn); err != nil {
+		return nil, err
+	}
+	return unmarshal(s)
 }
 
 func marshal(m resource.PropertyMap) (*structpb.Struct, error) {
@@ -147,10 +157,7 @@ func (p *provider) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, erro
 
 // Check validates the inputs and fills in random v4's defaults.
 func (p *provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	if err := supported(req.Urn); err != nil {
-		return nil, err
-	}
-	news, err := unmarshal(req.News)
+	news, err := supportedInputs(req.Urn, req.News)
 	if err != nil {
 		return nil, err
 	}
@@ -314,10 +321,7 @@ func generate(in resource.PropertyMap) (string, error) {
 }
 
 func (p *provider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
-	if err := supported(req.Urn); err != nil {
-		return nil, err
-	}
-	in, err := unmarshal(req.Properties)
+	in, err := supportedInputs(req.Urn, req.Properties)
 	if err != nil {
 		return nil, err
 	}
