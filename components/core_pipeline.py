@@ -29,12 +29,13 @@ import pulumi_kubernetes as k8s
 from platform_config.core_pipeline import CorePipelineConfig
 from platform_config.postgres import PostgresImage
 
-from .endpoints import DatabaseEndpoint
+from .endpoints import DatabaseEndpoint, DatabaseLocation
 from .helm import deploy_chart, local_chart
 from .kubernetes import create_namespace, service_host, standard_labels
+from .outputs import Exported, Exporting
 from .postgres_cluster import ADMIN_PASSWORD_KEY as POSTGRES_ADMIN_PASSWORD_KEY
 from .postgres_cluster import ADMIN_USER as POSTGRES_ADMIN_USER
-from .secrets import connection_url, generated_password, opaque_secret
+from .secrets import generated_password, opaque_secret
 
 COMPONENT = "core-pipeline"
 CONTAINER_PORT = 3000
@@ -270,15 +271,19 @@ def bootstrap_job_spec(
     }
 
 
-class CorePipeline(pulumi.ComponentResource):
-    """The core-pipeline service in its own namespace, with its own database on a platform PostgreSQL cluster."""
+class CorePipeline(Exporting, pulumi.ComponentResource):
+    """The core-pipeline service in its own namespace, with its own database on a platform PostgreSQL cluster.
 
-    namespace: pulumi.Output[str]
-    service_url: pulumi.Output[str]
-    public_url: pulumi.Output[str | None]
-    secret_name: pulumi.Output[str]
-    config_map_name: pulumi.Output[str]
-    database: DatabaseEndpoint
+    Its stack outputs (`corePipeline`) are the `Exported` attributes, by their camelCase names; of its own
+    database it exports where it is, not its credentials (those are in the Secret `secret_name`).
+    """
+
+    namespace: Exported[pulumi.Output[str]]
+    service_url: Exported[pulumi.Output[str]]
+    public_url: Exported[pulumi.Output[str | None]]
+    secret_name: Exported[pulumi.Output[str]]
+    config_map_name: Exported[pulumi.Output[str]]
+    database: Exported[DatabaseLocation]
 
     def __init__(self, name: str, args: CorePipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("nexus:apps:CorePipeline", name, None, opts)
@@ -333,20 +338,11 @@ class CorePipeline(pulumi.ComponentResource):
         self.service_url = self.chart.resources.apply(lambda _: f"http://{service_host(name, config.namespace)}")
         hosts = config.ingress.hosts
         self.public_url = pulumi.Output.from_input(f"https://{hosts[0]}" if config.ingress.enabled and hosts else None)
-        self.database = DatabaseEndpoint(
+        self.database = DatabaseLocation(
             host=postgres.host,
             port=postgres.port,
             database=pulumi.Output.from_input(config.database),
             username=pulumi.Output.from_input(config.username),
-            namespace=self.namespace,
-            secret_name=self.secret_name,
-            secret_key=pulumi.Output.from_input("POSTGRES_PASSWORD"),
-            password=db_password,
-            url=pulumi.Output.from_input(postgres.port).apply(
-                lambda port: connection_url(
-                    "postgresql", config.username, db_password, postgres.host, port, config.database
-                )
-            ),
         )
         self.register_outputs(self.outputs())
 
@@ -420,19 +416,3 @@ class CorePipeline(pulumi.ComponentResource):
             spec=spec,
             opts=child_opts,
         )
-
-    def outputs(self) -> dict[str, pulumi.Output]:
-        """The stack-output shape (`corePipeline`)."""
-        return {
-            "namespace": self.namespace,
-            "serviceUrl": self.service_url,
-            "publicUrl": self.public_url,
-            "secretName": self.secret_name,
-            "configMapName": self.config_map_name,
-            "database": {
-                "host": self.database.host,
-                "port": self.database.port,
-                "database": self.database.database,
-                "username": self.database.username,
-            },
-        }

@@ -26,6 +26,7 @@ from platform_config.fluxion import FluxionDefaults, TenantConfig
 
 from .helm import deploy_chart, local_chart
 from .kubernetes import create_namespace, service_host, standard_labels
+from .outputs import Exported, Exporting
 from .secrets import opaque_secret, password_or_generated
 from .storage import StorageGuard
 
@@ -137,19 +138,33 @@ def chart_values(tenant: TenantConfig, defaults: FluxionDefaults) -> dict[str, A
     }
 
 
-class FluxionTenant(pulumi.ComponentResource):
-    """One tenant's FluxionDB: namespace, quota, volume, API key and (while provisioned) the chart."""
+class FluxionTenant(Exporting, pulumi.ComponentResource):
+    """One tenant's FluxionDB: namespace, quota, volume, API key and (while provisioned) the chart.
 
-    namespace: pulumi.Output[str]
-    host: pulumi.Output[str | None]
-    url: pulumi.Output[str | None]
-    api_key: pulumi.Output[str]
+    Its stack outputs (`fluxion.tenants.<id>`) are the `Exported` attributes, by their camelCase names;
+    only `api_key` is secret.
+    """
+
+    state: Exported[str]
+    namespace: Exported[pulumi.Output[str]]
+    release_name: Exported[str]
+    ram: Exported[str]
+    storage: Exported[str]
+    cpu_request: Exported[str]
+    cpu_limit: Exported[str]
+    host: Exported[pulumi.Output[str | None]]
+    port: Exported[int]
+    url: Exported[pulumi.Output[str | None]]
+    external_url: Exported[str | None]
+    claim_name: Exported[pulumi.Output[str]]
+    api_key_secret_name: Exported[str]
+    api_key_secret_key: Exported[str]
+    api_key: Exported[pulumi.Output[str]]
 
     def __init__(self, name: str, args: FluxionTenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("nexus:fluxion:FluxionTenant", name, None, opts)
         child_opts = pulumi.ResourceOptions(parent=self)
         tenant, defaults = args.tenant, args.defaults
-        self._tenant, self._defaults = tenant, defaults
         keep = keeps_data(tenant, args.delete_data_on_destroy)
         labels = standard_labels(COMPONENT, {TENANT_LABEL: tenant.id})
 
@@ -230,27 +245,14 @@ class FluxionTenant(pulumi.ComponentResource):
             self.host = chart.resources.apply(lambda _: host)
             self.url = self.host.apply(lambda h: f"ws://{h}:{FLUXIONDB_PORT}")
         self.claim_name = claim.metadata.name
+        self.state = "active" if tenant.active else "deprovisioned"
+        self.release_name = tenant.name
+        self.ram = tenant.ram
+        self.storage = tenant.effective_storage
+        self.cpu_request, self.cpu_limit = tenant.cpu
+        self.port = FLUXIONDB_PORT
+        external = external_host(tenant, defaults)
+        self.external_url = f"wss://{external}" if external and tenant.active else None
+        self.api_key_secret_name = secret_name(tenant)
+        self.api_key_secret_key = API_KEY_SECRET_KEY
         self.register_outputs(self.outputs())
-
-    def outputs(self) -> dict[str, Any]:
-        """The stack-output shape of one tenant; only `apiKey` is secret."""
-        tenant = self._tenant
-        cpu_request, cpu_limit = tenant.cpu
-        external = external_host(tenant, self._defaults)
-        return {
-            "state": "active" if tenant.active else "deprovisioned",
-            "namespace": self.namespace,
-            "releaseName": tenant.name,
-            "ram": tenant.ram,
-            "storage": tenant.effective_storage,
-            "cpuRequest": cpu_request,
-            "cpuLimit": cpu_limit,
-            "host": self.host,
-            "port": FLUXIONDB_PORT,
-            "url": self.url,
-            "externalUrl": f"wss://{external}" if external and tenant.active else None,
-            "claimName": self.claim_name,
-            "apiKeySecretName": secret_name(tenant),
-            "apiKeySecretKey": API_KEY_SECRET_KEY,
-            "apiKey": self.api_key,
-        }

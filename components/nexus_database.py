@@ -27,9 +27,10 @@ import pulumi_kubernetes as k8s
 from platform_config.base import Environment, Resources, quantity_to_number
 from platform_config.data_tier import DataTierConfig, Image
 
-from .endpoints import DatabaseEndpoint
+from .endpoints import DatabaseEndpoint, KafkaEndpoint
 from .helm import deploy_chart, local_chart
 from .kubernetes import CLUSTER_DOMAIN, create_namespace, service_host, standard_labels
+from .outputs import Exported, Exporting
 from .secrets import connection_url, generated_password, opaque_secret
 from .storage import StorageGuard, grow_claims, keep_claim_templates
 
@@ -228,18 +229,19 @@ def backup_claims(config: DataTierConfig) -> dict[str, str]:
     }
 
 
-class NexusDatabase(pulumi.ComponentResource):
+class NexusDatabase(Exporting, pulumi.ComponentResource):
     """The data tier: the nexus-database chart, its namespace, credentials, backup volumes and endpoints.
 
     `mongodb` and `postgres` hold the enabled databases by name (`cart`, `product`, ...); `redis` is
-    None when Redis is off, and `kafka_bootstrap_servers` is "" when Kafka is off.
+    None when Redis is off, and `kafka_bootstrap_servers` is "" when Kafka is off. Its stack outputs
+    (`dataTier`) are the `Exported` attributes, by their camelCase names (URLs with passwords are secrets).
     """
 
-    namespace: pulumi.Output[str]
-    mongodb: dict[str, DatabaseEndpoint]
-    postgres: dict[str, DatabaseEndpoint]
-    redis: DatabaseEndpoint | None
-    kafka: DatabaseEndpoint | None
+    namespace: Exported[pulumi.Output[str]]
+    mongodb: Exported[dict[str, DatabaseEndpoint]]
+    postgres: Exported[dict[str, DatabaseEndpoint]]
+    redis: Exported[DatabaseEndpoint | None]
+    kafka: Exported[KafkaEndpoint | None]
     kafka_bootstrap_servers: pulumi.Output[str]
 
     def __init__(self, name: str, args: NexusDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -461,27 +463,18 @@ class NexusDatabase(pulumi.ComponentResource):
             url=connection_url("redis", None, password, host, REDIS_PORT),
         )
 
-    def _kafka_endpoint(self, config: DataTierConfig, password: pulumi.Output[str] | None) -> DatabaseEndpoint:
-        """Kafka clients take a bootstrap list, not a URL: `url` is `kafka-service...:9092`, never secret
-        (SASL credentials travel separately, in `kafka-secret`)."""
+    def _kafka_endpoint(self, config: DataTierConfig, password: pulumi.Output[str] | None) -> KafkaEndpoint:
+        """Kafka clients take a bootstrap list, not a URL: `url` (and `bootstrap_servers`) is
+        `kafka-service...:9092`, never secret (SASL credentials travel separately, in `kafka-secret`)."""
         host = self._host("kafka-service")
-        return self._endpoint(
+        brokers = host.apply(lambda h: f"{h}:{KAFKA_PORT}")
+        endpoint = self._endpoint(
             host=host,
             port=KAFKA_PORT,
             database="",
             username=KAFKA_SASL_USER if config.kafka.sasl else "",
             secret=secret_name("kafka") if config.kafka.sasl else "",
             password=password if password is not None else pulumi.Output.secret(""),
-            url=host.apply(lambda h: f"{h}:{KAFKA_PORT}"),
+            url=brokers,
         )
-
-    def outputs(self) -> dict[str, Any]:
-        """The `dataTier` stack output: every endpoint's outputs (URLs with passwords are secrets)."""
-        kafka = {**self.kafka.outputs(), "bootstrapServers": self.kafka_bootstrap_servers} if self.kafka else None
-        return {
-            "namespace": self.namespace,
-            "mongodb": {db: endpoint.outputs() for db, endpoint in self.mongodb.items()},
-            "postgres": {db: endpoint.outputs() for db, endpoint in self.postgres.items()},
-            "redis": self.redis.outputs() if self.redis else None,
-            "kafka": kafka,
-        }
+        return KafkaEndpoint(**vars(endpoint), bootstrap_servers=brokers)

@@ -32,6 +32,7 @@ from platform_config.order_platform import OrderPlatformConfig, ServiceSizing
 from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart, local_chart
 from .kubernetes import create_namespace, service_host, standard_labels
+from .outputs import Exported, Exporting, camel_case
 from .secrets import opaque_secret, password_or_generated
 
 GATEWAY = "api-gateway"
@@ -205,12 +206,16 @@ def _once_deployed(chart: k8s.helm.v4.Chart, value: str) -> pulumi.Output[str]:
     return chart.resources.apply(lambda _: value)
 
 
-class OrderPlatform(pulumi.ComponentResource):
-    """api-gateway, order-command-service and order-query-service, with their credentials in Secrets."""
+class OrderPlatform(Exporting, pulumi.ComponentResource):
+    """api-gateway, order-command-service and order-query-service, with their credentials in Secrets.
 
-    namespace: pulumi.Output[str]
-    gateway_url: pulumi.Output[str]
-    internal_urls: dict[str, pulumi.Output[str]]
+    Its stack outputs (`orderPlatform`) are the `Exported` attributes, by their camelCase names: the public
+    URL and the in-cluster URLs (keyed by the camelCase service name). No credentials.
+    """
+
+    namespace: Exported[pulumi.Output[str]]
+    gateway_url: Exported[pulumi.Output[str]]
+    internal_urls: Exported[dict[str, pulumi.Output[str]]]
 
     def __init__(self, name: str, args: OrderPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("nexus:orders:OrderPlatform", name, None, opts)
@@ -298,19 +303,7 @@ class OrderPlatform(pulumi.ComponentResource):
         public = gateway_url(config)
         self.gateway_url = _once_deployed(self.charts[GATEWAY], public)
         self.internal_urls = {
-            service: _once_deployed(self.charts[service], internal_url(service, config.namespace))
+            camel_case(service): _once_deployed(self.charts[service], internal_url(service, config.namespace))
             for service in SERVICES
         }
         self.register_outputs(self.outputs())
-
-    def outputs(self) -> dict[str, Any]:
-        """The stack-output shape (`orderPlatform`): the public URL and the in-cluster URLs. No credentials."""
-        return {
-            "namespace": self.namespace,
-            "gatewayUrl": self.gateway_url,
-            "internalUrls": {
-                "apiGateway": self.internal_urls[GATEWAY],
-                "orderCommandService": self.internal_urls[COMMAND_SERVICE],
-                "orderQueryService": self.internal_urls[QUERY_SERVICE],
-            },
-        }

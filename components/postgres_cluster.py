@@ -25,6 +25,7 @@ from platform_config.postgres import PostgresChartSource, PostgresClusterConfig
 from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart
 from .kubernetes import create_namespace, service_host, standard_labels
+from .outputs import Exported, Exporting
 from .secrets import connection_url, generated_password, opaque_secret, password_or_generated
 from .storage import StorageGuard, grow_claims, keep_claim_templates
 
@@ -137,21 +138,24 @@ def storage_claims(name: str, config: PostgresClusterConfig) -> dict[str, str]:
     return claims
 
 
-class PostgresCluster(pulumi.ComponentResource):
-    """A Bitnami PostgreSQL cluster in its own namespace, with generated credentials in a Secret."""
+class PostgresCluster(Exporting, pulumi.ComponentResource):
+    """A Bitnami PostgreSQL cluster in its own namespace, with generated credentials in a Secret.
 
-    writer_host: pulumi.Output[str]
-    writer_port: pulumi.Output[int]
-    reader_host: pulumi.Output[str]
-    reader_port: pulumi.Output[int]
-    database: pulumi.Output[str]
-    username: pulumi.Output[str]
-    namespace: pulumi.Output[str]
-    password_secret_name: pulumi.Output[str]
-    password_secret_key: pulumi.Output[str]
+    Its stack outputs (README, 'Stack outputs') are the `Exported` attributes, by their camelCase names.
+    """
+
+    writer_host: Exported[pulumi.Output[str]]
+    writer_port: Exported[pulumi.Output[int]]
+    reader_host: Exported[pulumi.Output[str]]
+    reader_port: Exported[pulumi.Output[int]]
+    database: Exported[pulumi.Output[str]]
+    username: Exported[pulumi.Output[str]]
+    namespace: Exported[pulumi.Output[str]]
+    password_secret_name: Exported[pulumi.Output[str]]
+    password_secret_key: Exported[pulumi.Output[str]]
+    writer_url: Exported[pulumi.Output[str]]
+    reader_url: Exported[pulumi.Output[str]]
     password: pulumi.Output[str]
-    writer_url: pulumi.Output[str]
-    reader_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: PostgresClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("nexus:postgres:PostgresCluster", name, None, opts)
@@ -255,19 +259,3 @@ class PostgresCluster(pulumi.ComponentResource):
             password=self.password,
             url=url,
         )
-
-    def outputs(self) -> dict[str, pulumi.Output]:
-        """The app-team contract for one cluster (see README, 'Stack outputs')."""
-        return {
-            "writerHost": self.writer_host,
-            "writerPort": self.writer_port,
-            "readerHost": self.reader_host,
-            "readerPort": self.reader_port,
-            "database": self.database,
-            "username": self.username,
-            "namespace": self.namespace,
-            "passwordSecretName": self.password_secret_name,
-            "passwordSecretKey": self.password_secret_key,
-            "writerUrl": self.writer_url,
-            "readerUrl": self.reader_url,
-        }
