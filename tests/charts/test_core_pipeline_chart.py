@@ -587,7 +587,7 @@ def test_a_credential_in_the_config_map_environment_is_refused():
 
 def test_hpa_bounds_out_of_order_are_refused():
     message = refused({"autoscaling": {"enabled": True, "minReplicas": 8, "maxReplicas": 4}})
-    assert "autoscaling.minReplicas (8) may not exceed autoscaling.maxReplicas (4)" in message
+    assert "autoscaling.maxReplicas (4) must be at least autoscaling.minReplicas (8)" in message
 
 
 def test_a_migration_hook_without_an_existing_secret_is_refused():

@@ -1,8 +1,8 @@
 """The order platform's three charts (api-gateway, order-command-service, order-query-service, sharing the
-order-service-lib library chart) lint strictly and render schema-valid objects with every values file and with
-the exact values OrderPlatform passes for every committed stack; they scale on CPU at 70%, keep PDBs and
-NetworkPolicies where the stack asks, keep the query service's state stores on volumes in prod, run hardened
-containers, and never put a credential anywhere but a Secret.
+Spring Boot service of the nexus-lib library chart) lint strictly and render schema-valid objects with every
+values file and with the exact values OrderPlatform passes for every committed stack; they scale on CPU at 70%,
+keep PDBs and NetworkPolicies where the stack asks, keep the query service's state stores on volumes in prod, run
+hardened containers, and never put a credential anywhere but a Secret.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from components.order_platform import (
     credentials_secret_name,
 )
 from platform_config import PlatformConfig, load_platform_config
-from tooling.helm import CHARTS_DIR, HelmError, containers, find, lint, one, render, run_helm
+from tooling.helm import CHARTS_DIR, HelmError, containers, find, lint, one, render
 from tooling.stacks import STACKS, TEST_SECRETS, stack_config
 
 pytestmark = pytest.mark.render
 
 NAMESPACE = "order-platform"
-LIBRARY = "order-service-lib"
+LIBRARY = "nexus-lib"
 VALUES_FILES = ("values-dev.yaml", "values-staging.yaml", "values-prod.yaml", "ci/all-features-values.yaml")
 KAFKA = "nexus-kafka-0.nexus-kafka.data.svc.cluster.local:9092,nexus-kafka-1.nexus-kafka.data.svc.cluster.local:9092"
 WRITER = "orders-postgresql-primary.postgres.svc.cluster.local"
@@ -52,13 +52,6 @@ SECRET_KEYS = {
     QUERY_SERVICE: {"elasticsearch-password", "keycloak-client-secret"},
 }
 CREDENTIAL_WORDS = ("password", "secret", "token", "key")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def library_dependency_built() -> None:
-    """The library chart is a file:// dependency; its packaged archive is build output (ignored by Git)."""
-    for service in SERVICES:
-        run_helm("dependency", "build", str(CHARTS_DIR / service))
 
 
 @functools.cache
@@ -505,4 +498,4 @@ def test_each_chart_template_is_a_call_into_the_library(service):
     for template in (CHARTS_DIR / service / "templates").iterdir():
         if template.name not in own:
             body = template.read_text()
-            assert body.count("{{") <= 2 and 'include "order-service-lib.' in body, template
+            assert body.count("{{") <= 2 and 'include "nexus-lib.spring.' in body, template

@@ -1,41 +1,12 @@
 {{/*
-api-gateway: the helm-create helpers, delegating to the order-service-lib library chart, plus the hooks the
-library calls back (component, configData, secretKeys, validateValues) with what is specific to this service.
+api-gateway: only what is its own. Names, labels, the workload, Service, HPA, PDB, NetworkPolicy and
+ServiceMonitor come from the nexus-lib library chart (its Spring Boot service, nexus-lib.spring.*), which
+calls back the hooks below.
 */}}
-
-{{- define "api-gateway.name" -}}
-{{- include "order-service-lib.name" . }}
-{{- end }}
-
-{{- define "api-gateway.fullname" -}}
-{{- include "order-service-lib.fullname" . }}
-{{- end }}
-
-{{- define "api-gateway.chart" -}}
-{{- include "order-service-lib.chart" . }}
-{{- end }}
-
-{{- define "api-gateway.labels" -}}
-{{- include "order-service-lib.labels" . }}
-{{- end }}
-
-{{- define "api-gateway.selectorLabels" -}}
-{{- include "order-service-lib.selectorLabels" . }}
-{{- end }}
-
-{{/* Value of the app.kubernetes.io/component label. */}}
-{{- define "api-gateway.component" -}}
-gateway
-{{- end }}
-
-{{/* OIDC issuer of the Keycloak realm: tokens are validated against it. */}}
-{{- define "api-gateway.issuerUri" -}}
-{{- printf "%s/realms/%s" (trimSuffix "/" .Values.config.keycloakUrl) .Values.config.keycloakRealm }}
-{{- end }}
 
 {{/* Service-specific, non-secret settings (ConfigMap data). */}}
 {{- define "api-gateway.configData" -}}
-AUTH_ISSUER_URI: {{ include "api-gateway.issuerUri" . | quote }}
+AUTH_ISSUER_URI: {{ include "nexus-lib.spring.issuerUri" . | quote }}
 AUTH_CLIENT_ID: {{ .Values.config.keycloakClientId | quote }}
 ORDER_COMMAND_SERVICE_URL: {{ .Values.config.commandServiceUrl | quote }}
 ORDER_QUERY_SERVICE_URL: {{ .Values.config.queryServiceUrl | quote }}
@@ -50,9 +21,7 @@ RATE_LIMIT_REQUESTS_PER_MINUTE: {{ .Values.config.rateLimitRequestsPerMinute | q
   value: {{ .Values.secrets.keycloakClientSecret | quote }}
 {{- end }}
 
-{{/* Gateway-specific impossible combinations, one message per line. */}}
+{{/* Gateway-specific impossible combinations, one message per line: none beyond the shared ones (an Ingress
+without TLS is refused by nexus-lib.sharedChecks). */}}
 {{- define "api-gateway.validateValues" -}}
-{{- if and .Values.ingress.enabled (empty .Values.ingress.tls) }}
-ingress.tls is empty: every Ingress of the platform serves TLS (cert-manager issues the certificate)
-{{- end }}
 {{- end }}

@@ -1,88 +1,21 @@
 {{/*
-Chart name, truncated to the 63 characters a label value allows.
+core-pipeline: only what is its own. Names, labels, security contexts, checksums, validation and the
+ServiceAccount, PDB, HPA, NetworkPolicy and ServiceMonitor objects come from the nexus-lib library chart.
 */}}
-{{- define "core-pipeline.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/*
-Full name of the release's objects. A release name that already contains the chart name is used as is.
-*/}}
-{{- define "core-pipeline.fullname" -}}
-{{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- $name := default .Chart.Name .Values.nameOverride }}
-{{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
-{{- end }}
-{{- end }}
-{{- end }}
-
-{{/*
-Chart name and version for the helm.sh/chart label.
-*/}}
-{{- define "core-pipeline.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/*
-Selector labels: name and instance only, because Deployment selectors are immutable.
-*/}}
-{{- define "core-pipeline.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "core-pipeline.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-{{- end }}
-
-{{/*
-Labels on every object.
-*/}}
-{{- define "core-pipeline.labels" -}}
-helm.sh/chart: {{ include "core-pipeline.chart" . }}
-{{ include "core-pipeline.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "core-pipeline.imageTag" . | trunc 63 | trimSuffix "-" | quote }}
-app.kubernetes.io/component: {{ .Values.component }}
-app.kubernetes.io/part-of: {{ .Values.partOf }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-{{- with .Values.commonLabels }}
-{{ toYaml . }}
-{{- end }}
-{{- end }}
-
-{{/*
-The image tag: the explicit one, else the chart's appVersion (kept equal to the released image).
-*/}}
-{{- define "core-pipeline.imageTag" -}}
-{{- default .Chart.AppVersion .Values.image.tag }}
-{{- end }}
-
-{{- define "core-pipeline.image" -}}
-{{- printf "%s:%s" .Values.image.repository (include "core-pipeline.imageTag" .) }}
-{{- end }}
-
-{{- define "core-pipeline.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create }}
-{{- default (include "core-pipeline.fullname" .) .Values.serviceAccount.name }}
-{{- else }}
-{{- default "default" .Values.serviceAccount.name }}
-{{- end }}
-{{- end }}
 
 {{/*
 The Secret the pods read credentials from: an existing one, or the chart's own.
 */}}
 {{- define "core-pipeline.secretName" -}}
-{{- default (printf "%s-credentials" (include "core-pipeline.fullname" .)) .Values.secret.existingSecret }}
+{{- default (printf "%s-credentials" (include "nexus-lib.fullname" .)) .Values.secret.existingSecret }}
 {{- end }}
 
 {{- define "core-pipeline.configMapName" -}}
-{{- printf "%s-config" (include "core-pipeline.fullname" .) }}
+{{- printf "%s-config" (include "nexus-lib.fullname" .) }}
 {{- end }}
 
 {{- define "core-pipeline.tlsSecretName" -}}
-{{- default (printf "%s-tls" (include "core-pipeline.fullname" .)) .Values.ingress.tlsSecretName }}
+{{- default (printf "%s-tls" (include "nexus-lib.fullname" .)) .Values.ingress.tlsSecretName }}
 {{- end }}
 
 {{/*
@@ -170,7 +103,7 @@ referenced here.
 Names of the Traefik Middleware objects the Ingress uses (body size always; rate limit and CORS when on).
 */}}
 {{- define "core-pipeline.traefikMiddlewares" -}}
-{{- $fullname := include "core-pipeline.fullname" . }}
+{{- $fullname := include "nexus-lib.fullname" . }}
 {{- $names := list (printf "%s-body-size" $fullname) }}
 {{- if .Values.ingress.rateLimit.enabled }}
 {{- $names = append $names (printf "%s-rate-limit" $fullname) }}
@@ -182,33 +115,27 @@ Names of the Traefik Middleware objects the Ingress uses (body size always; rate
 {{- end }}
 
 {{/*
-Every impossible combination of values, reported at once.
+core-pipeline's own impossible combinations, one message per line (nexus-lib.validateValues collects them with the
+shared checks and fails with all of them at once).
 */}}
 {{- define "core-pipeline.validateValues" -}}
-{{- $errors := list }}
 {{- range $key, $value := .Values.env }}
 {{- if regexMatch "(?i)(password|secret|token|key)" $key }}
-{{- $errors = append $errors (printf "env.%s looks like a credential and would land in a ConfigMap: put it in secret.data (or the existing Secret) and list it in secret.keys" $key) }}
-{{- end }}
+env.{{ $key }} looks like a credential and would land in a ConfigMap: put it in secret.data (or the existing Secret) and list it in secret.keys
+{{ end }}
 {{- end }}
 {{- if and .Values.migration.enabled (not .Values.secret.existingSecret) }}
-{{- $errors = append $errors "migration.enabled=true needs secret.existingSecret: the pre-install hook runs before the chart's own Secret exists" }}
-{{- end }}
-{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
-{{- $errors = append $errors (printf "autoscaling.minReplicas (%d) may not exceed autoscaling.maxReplicas (%d)" (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
-{{- end }}
+migration.enabled=true needs secret.existingSecret: the pre-install hook runs before the chart's own Secret exists
+{{ end }}
 {{- if and .Values.ingress.enabled (not .Values.ingress.hostname) }}
-{{- $errors = append $errors "ingress.enabled=true needs ingress.hostname" }}
-{{- end }}
+ingress.enabled=true needs ingress.hostname
+{{ end }}
 {{- if not .Values.secret.existingSecret }}
 {{- range .Values.secret.keys }}
 {{- if and (not .optional) (not (hasKey $.Values.secret.data .name)) }}
-{{- $errors = append $errors (printf "secret.data has no %s, which secret.keys marks as required (or set secret.existingSecret)" .name) }}
+secret.data has no {{ .name }}, which secret.keys marks as required (or set secret.existingSecret)
+{{ end }}
 {{- end }}
-{{- end }}
-{{- end }}
-{{- if $errors }}
-{{- fail (printf "\nVALUES VALIDATION:\n  %s" (join "\n  " $errors)) }}
 {{- end }}
 {{- end }}
 
@@ -216,7 +143,7 @@ Every impossible combination of values, reported at once.
 The pod-level scheduling rules: anti-affinity across nodes and spread across zones.
 */}}
 {{- define "core-pipeline.affinity" -}}
-{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "core-pipeline.selectorLabels" . | fromYaml)) }}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "nexus-lib.selectorLabels" . | fromYaml)) }}
 {{- $affinity := deepCopy .Values.affinity }}
 {{- if eq .Values.podAntiAffinity "hard" }}
 {{- $_ := set $affinity "podAntiAffinity" (dict "requiredDuringSchedulingIgnoredDuringExecution" (list $term)) }}
@@ -225,5 +152,64 @@ The pod-level scheduling rules: anti-affinity across nodes and spread across zon
 {{- end }}
 {{- if $affinity }}
 {{- toYaml $affinity }}
+{{- end }}
+{{- end }}
+
+{{/* Who may reach the pods: the ingress controller, this release's own pods (peers, the smoke test), Prometheus. */}}
+{{- define "core-pipeline.networkPolicyIngress" -}}
+{{- $np := .Values.networkPolicy }}
+# The ingress controller, to the application port.
+- from:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ $np.ingressControllerNamespace }}
+  ports:
+    - port: http
+      protocol: TCP
+# Pods of this release: peer replicas and the smoke-test hook.
+- from:
+    - podSelector:
+        matchLabels:
+          app.kubernetes.io/instance: {{ .Release.Name }}
+  ports:
+    - port: http
+      protocol: TCP
+{{- with $np.monitoringNamespace }}
+# Prometheus, scraping /metrics.
+- from:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ . }}
+  ports:
+    - port: http
+      protocol: TCP
+{{- end }}
+{{- end }}
+
+{{/* Where the pods may connect: DNS, then Kafka, PostgreSQL, Redis and the OTLP collector (any destination when no namespace is given). */}}
+{{- define "core-pipeline.networkPolicyEgress" -}}
+{{- $np := .Values.networkPolicy }}
+- to:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ $np.egress.dns.namespace }}
+  ports:
+    - port: {{ $np.egress.dns.port }}
+      protocol: UDP
+    - port: {{ $np.egress.dns.port }}
+      protocol: TCP
+{{- range $service := list "kafka" "postgres" "redis" "otlp" }}
+{{- $rule := index $np.egress $service }}
+- {{- if $rule.namespace }}
+  to:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ $rule.namespace }}
+  {{- end }}
+  ports:
+    {{- range $rule.ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
 {{- end }}
 {{- end }}

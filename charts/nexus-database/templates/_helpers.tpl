@@ -1,65 +1,12 @@
 {{/*
-Chart name, truncated to the 63 characters a label value allows.
+nexus-database: only what is its own (the databases and what they share). Names, labels, selector labels,
+security contexts, checksums and validation come from the nexus-lib library chart. Per-database objects carry
+the fixed names the specification documents (cart-mongodb-headless, product-postgres-service, redis-service,
+kafka-service): applications are configured with them. Their labels and selectors add the database's component:
+(dict "context" $ "component" "cart-mongodb") to nexus-lib.labels / nexus-lib.selectorLabels. One release runs
+many StatefulSets, so name + instance alone would make every StatefulSet claim every pod: the component label is
+the one addition, and it never changes.
 */}}
-{{- define "nexus-database.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/*
-Full name of the objects the whole release shares (scripts ConfigMap, default-deny policy).
-The databases' own objects carry the fixed names the specification documents (cart-mongodb-headless,
-product-postgres-service, redis-service, kafka-service): applications are configured with them.
-*/}}
-{{- define "nexus-database.fullname" -}}
-{{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- $name := default .Chart.Name .Values.nameOverride }}
-{{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
-{{- end }}
-{{- end }}
-{{- end }}
-
-{{- define "nexus-database.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/*
-Common labels. Call with the root context.
-*/}}
-{{- define "nexus-database.labels" -}}
-helm.sh/chart: {{ include "nexus-database.chart" . }}
-{{ include "nexus-database.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: nexus-platform
-nexus.io/environment: {{ .Values.environment | quote }}
-{{- end }}
-
-{{- define "nexus-database.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "nexus-database.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-{{- end }}
-
-{{/*
-Labels of one database's objects: (dict "root" $ "component" "cart-mongodb").
-*/}}
-{{- define "nexus-database.componentLabels" -}}
-{{ include "nexus-database.labels" .root }}
-app.kubernetes.io/component: {{ .component }}
-{{- end }}
-
-{{/*
-Selector of one database's pods. One release runs many StatefulSets, so name + instance alone would
-make every StatefulSet claim every pod: the component label is the one addition, and it never changes.
-*/}}
-{{- define "nexus-database.componentSelector" -}}
-{{ include "nexus-database.selectorLabels" .root }}
-app.kubernetes.io/component: {{ .component }}
-{{- end }}
 
 {{/*
 Every enabled stateful workload with its effective settings (per-database values, else the kind's).
@@ -158,41 +105,11 @@ In-cluster DNS suffix of this release's namespace.
 {{- printf "%s.svc.%s" .Release.Namespace .Values.clusterDomain }}
 {{- end }}
 
-{{- define "nexus-database.image" -}}
-{{- printf "%s:%s" .repository .tag }}
-{{- end }}
-
 {{/*
-Pod-level security context: the image's own non-root user; fsGroup makes the volumes writable to it.
-*/}}
-{{- define "nexus-database.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: {{ . }}
-runAsGroup: {{ . }}
-fsGroup: {{ . }}
-fsGroupChangePolicy: OnRootMismatch
-seccompProfile:
-  type: RuntimeDefault
-{{- end }}
-
-{{/*
-Container-level security context: every image here runs with a read-only root filesystem, with emptyDir
-volumes for the paths it writes (listed per workload).
-*/}}
-{{- define "nexus-database.containerSecurityContext" -}}
-runAsNonRoot: true
-allowPrivilegeEscalation: false
-privileged: false
-readOnlyRootFilesystem: true
-capabilities:
-  drop: [ALL]
-{{- end }}
-
-{{/*
-Scheduling shared by every pod of one database: (dict "root" $ "component" "cart-mongodb").
+Scheduling shared by every pod of one database: (dict "context" $ "component" "cart-mongodb").
 */}}
 {{- define "nexus-database.scheduling" -}}
-{{- $root := .root }}
+{{- $root := .context }}
 {{- with $root.Values.global.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
@@ -208,7 +125,7 @@ imagePullSecrets:
   {{- end }}
 {{- end }}
 {{- $mode := $root.Values.highAvailability.podAntiAffinity }}
-{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "nexus-database.componentSelector" . | fromYaml)) }}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "nexus-lib.selectorLabels" . | fromYaml)) }}
 {{- if eq $mode "hard" }}
 affinity:
   podAntiAffinity:
@@ -225,18 +142,18 @@ affinity:
 {{- end }}
 
 {{/*
-StatefulSet fields every database shares: (dict "root" $ "component" ... "workload" <item>).
+StatefulSet fields every database shares: (dict "context" $ "component" ... "workload" <item>).
 */}}
 {{- define "nexus-database.statefulSetCommon" -}}
 serviceName: {{ .component }}-headless
 replicas: {{ .workload.replicas }}
 selector:
   matchLabels:
-    {{- include "nexus-database.componentSelector" . | nindent 4 }}
+    {{- include "nexus-lib.selectorLabels" . | nindent 4 }}
 updateStrategy:
   type: RollingUpdate
 persistentVolumeClaimRetentionPolicy:
-  whenDeleted: {{ ternary "Retain" "Delete" .root.Values.persistence.retainOnDelete }}
+  whenDeleted: {{ ternary "Retain" "Delete" .context.Values.persistence.retainOnDelete }}
   # Scaling down and up again finds the same data, whatever retainOnDelete says.
   whenScaled: Retain
 {{- end }}
@@ -249,10 +166,10 @@ is what Kubernetes refuses to change in place; its shape stays fixed across rele
 - metadata:
     name: data
     labels:
-      {{- include "nexus-database.componentSelector" . | nindent 6 }}
+      {{- include "nexus-lib.selectorLabels" . | nindent 6 }}
   spec:
     accessModes: [ReadWriteOnce]
-    {{- with .root.Values.global.storageClass }}
+    {{- with .context.Values.global.storageClass }}
     storageClassName: {{ . }}
     {{- end }}
     resources:
@@ -261,15 +178,15 @@ is what Kubernetes refuses to change in place; its shape stays fixed across rele
 {{- end }}
 
 {{/*
-The exporter sidecar of one workload (metrics.enabled): (dict "root" $ "workload" <item>).
+The exporter sidecar of one workload (metrics.enabled): (dict "context" $ "workload" <item>).
 */}}
 {{- define "nexus-database.exporter" -}}
-{{- $root := .root }}
+{{- $root := .context }}
 {{- $w := .workload }}
 {{- $images := $root.Values.images }}
 - name: metrics
   {{- $image := get (dict "mongodb" $images.mongodbExporter "postgres" $images.postgresExporter "redis" $images.redisExporter "kafka" $images.kafkaExporter) $w.kind }}
-  image: {{ include "nexus-database.image" $image }}
+  image: {{ include "nexus-lib.image" (dict "image" $image) }}
   imagePullPolicy: {{ $image.pullPolicy }}
   {{- if eq $w.kind "mongodb" }}
   args: ["--mongodb.uri=mongodb://127.0.0.1:27017/admin", "--mongodb.direct-connect", "--compatible-mode", "--web.listen-address=:9216"]
@@ -313,42 +230,41 @@ The exporter sidecar of one workload (metrics.enabled): (dict "root" $ "workload
   resources:
     {{- toYaml $root.Values.metrics.resources | nindent 4 }}
   securityContext:
-    {{- include "nexus-database.containerSecurityContext" . | nindent 4 }}
+    {{- include "nexus-lib.containerSecurityContext" . | nindent 4 }}
 {{- end }}
 
 {{/*
-Checksum of the scripts ConfigMap: pods restart when a script changes, and only then.
+Pod-template annotations of one database's pods: the scripts ConfigMap's checksum (pods restart when a script
+changes, and only then), plus checksum/secret-<name> for its credentials Secret when secretChecksums names it.
+(dict "context" $ "component" ... "workload" <item>)
 */}}
-{{- define "nexus-database.scriptsChecksum" -}}
-checksum/scripts: {{ include (print .Template.BasePath "/scripts-configmap.yaml") . | sha256sum }}
+{{- define "nexus-database.checksums" -}}
+{{- $root := .context }}
+{{- $scripts := include (print $root.Template.BasePath "/scripts-configmap.yaml") $root }}
+{{- include "nexus-lib.checksums" (dict "context" $root "owned" (dict "scripts" $scripts) "reads" (compact (list .workload.secret))) }}
 {{- end }}
 
 {{/*
-Impossible combinations, reported together before anything is rendered.
+The data tier's own impossible combinations, one message per line (nexus-lib.validateValues adds the shared
+ones and fails with all of them at once, before anything is rendered).
 */}}
 {{- define "nexus-database.validateValues" -}}
-{{- $problems := list }}
 {{- $net := .Values.networkPolicy }}
 {{- if and (eq $net.mode "basic") (not $net.allowedNamespaces) }}
-{{- $problems = append $problems "networkPolicy.mode=basic needs networkPolicy.allowedNamespaces (the namespaces whose pods may connect)" }}
-{{- end }}
+networkPolicy.mode=basic needs networkPolicy.allowedNamespaces (the namespaces whose pods may connect)
+{{ end }}
 {{- range (include "nexus-database.workloads" . | fromYaml).items }}
 {{- if and (eq $net.mode "strict") (not .internalOnly) (not .allowFrom) }}
-{{- $problems = append $problems (printf "networkPolicy.mode=strict needs an allowFrom list for %s (nothing outside the data tier could connect)" .component) }}
-{{- end }}
-{{- if not .secret }}
-{{- if ne .kind "zookeeper" }}
-{{- $problems = append $problems (printf "%s has no existingSecret: the chart never generates passwords; create the Secret and name it" .component) }}
-{{- end }}
-{{- end }}
+networkPolicy.mode=strict needs an allowFrom list for {{ .component }} (nothing outside the data tier could connect)
+{{ end }}
+{{- if and (not .secret) (ne .kind "zookeeper") }}
+{{ .component }} has no existingSecret: the chart never generates passwords; create the Secret and name it
+{{ end }}
 {{- end }}
 {{- if and .Values.kafka.enabled (eq (mod (int .Values.kafka.zookeeper.replicas) 2) 0) }}
-{{- $problems = append $problems (printf "kafka.zookeeper.replicas=%v: a ZooKeeper ensemble needs an odd number of servers" .Values.kafka.zookeeper.replicas) }}
-{{- end }}
+kafka.zookeeper.replicas={{ .Values.kafka.zookeeper.replicas }}: a ZooKeeper ensemble needs an odd number of servers
+{{ end }}
 {{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.enabled) }}
-{{- $problems = append $problems "metrics.serviceMonitor.enabled needs metrics.enabled (the exporters it scrapes)" }}
-{{- end }}
-{{- if $problems }}
-{{- fail (printf "\n\nnexus-database: invalid values:\n  - %s" (join "\n  - " $problems)) }}
-{{- end }}
+metrics.serviceMonitor.enabled needs metrics.enabled (the exporters it scrapes)
+{{ end }}
 {{- end }}

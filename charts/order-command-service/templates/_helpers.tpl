@@ -1,37 +1,8 @@
 {{/*
-order-command-service: the helm-create helpers, delegating to the order-service-lib library chart, plus the hooks the
-library calls back (component, configData, secretKeys, validateValues) with what is specific to this service.
+order-command-service: only what is its own. Names, labels, the workload, Service, HPA, PDB, NetworkPolicy and
+ServiceMonitor come from the nexus-lib library chart (its Spring Boot service, nexus-lib.spring.*), which
+calls back the hooks below.
 */}}
-
-{{- define "order-command-service.name" -}}
-{{- include "order-service-lib.name" . }}
-{{- end }}
-
-{{- define "order-command-service.fullname" -}}
-{{- include "order-service-lib.fullname" . }}
-{{- end }}
-
-{{- define "order-command-service.chart" -}}
-{{- include "order-service-lib.chart" . }}
-{{- end }}
-
-{{- define "order-command-service.labels" -}}
-{{- include "order-service-lib.labels" . }}
-{{- end }}
-
-{{- define "order-command-service.selectorLabels" -}}
-{{- include "order-service-lib.selectorLabels" . }}
-{{- end }}
-
-{{/* Value of the app.kubernetes.io/component label. */}}
-{{- define "order-command-service.component" -}}
-command
-{{- end }}
-
-{{/* OIDC issuer of the Keycloak realm: tokens are validated against it. */}}
-{{- define "order-command-service.issuerUri" -}}
-{{- printf "%s/realms/%s" (trimSuffix "/" .Values.config.keycloakUrl) .Values.config.keycloakRealm }}
-{{- end }}
 
 {{/* Service-specific, non-secret settings (ConfigMap data). */}}
 {{- define "order-command-service.configData" -}}
@@ -39,7 +10,7 @@ SPRING_DATASOURCE_URL: {{ printf "jdbc:postgresql://%s:%v/%s" .Values.config.pos
 SPRING_DATASOURCE_USERNAME: {{ .Values.config.postgresUser | quote }}
 KAFKA_BOOTSTRAP_SERVERS: {{ .Values.config.kafkaBootstrapServers | quote }}
 SNAPSHOT_INTERVAL: {{ .Values.config.snapshotInterval | quote }}
-AUTH_ISSUER_URI: {{ include "order-command-service.issuerUri" . | quote }}
+AUTH_ISSUER_URI: {{ include "nexus-lib.spring.issuerUri" . | quote }}
 AUTH_CLIENT_ID: {{ .Values.config.keycloakClientId | quote }}
 {{- end }}
 

@@ -1,37 +1,8 @@
 {{/*
-order-query-service: the helm-create helpers, delegating to the order-service-lib library chart, plus the hooks the
-library calls back (component, configData, secretKeys, validateValues) with what is specific to this service.
+order-query-service: only what is its own. Names, labels, the workload, Service, HPA, PDB, NetworkPolicy and
+ServiceMonitor come from the nexus-lib library chart (its Spring Boot service, nexus-lib.spring.*), which
+calls back the hooks below.
 */}}
-
-{{- define "order-query-service.name" -}}
-{{- include "order-service-lib.name" . }}
-{{- end }}
-
-{{- define "order-query-service.fullname" -}}
-{{- include "order-service-lib.fullname" . }}
-{{- end }}
-
-{{- define "order-query-service.chart" -}}
-{{- include "order-service-lib.chart" . }}
-{{- end }}
-
-{{- define "order-query-service.labels" -}}
-{{- include "order-service-lib.labels" . }}
-{{- end }}
-
-{{- define "order-query-service.selectorLabels" -}}
-{{- include "order-service-lib.selectorLabels" . }}
-{{- end }}
-
-{{/* Value of the app.kubernetes.io/component label. */}}
-{{- define "order-query-service.component" -}}
-query
-{{- end }}
-
-{{/* OIDC issuer of the Keycloak realm: tokens are validated against it. */}}
-{{- define "order-query-service.issuerUri" -}}
-{{- printf "%s/realms/%s" (trimSuffix "/" .Values.config.keycloakUrl) .Values.config.keycloakRealm }}
-{{- end }}
 
 {{/* Service-specific, non-secret settings (ConfigMap data). */}}
 {{- define "order-query-service.configData" -}}
@@ -42,7 +13,7 @@ KAFKA_STREAMS_STATE_DIR: {{ .Values.persistence.mountPath | quote }}
 ELASTICSEARCH_HOSTS: {{ join "," .Values.config.elasticsearchHosts | quote }}
 ELASTICSEARCH_INDEX_NAME: {{ .Values.config.elasticsearchIndexName | quote }}
 ELASTICSEARCH_USERNAME: {{ .Values.config.elasticsearchUsername | quote }}
-AUTH_ISSUER_URI: {{ include "order-query-service.issuerUri" . | quote }}
+AUTH_ISSUER_URI: {{ include "nexus-lib.spring.issuerUri" . | quote }}
 AUTH_CLIENT_ID: {{ .Values.config.keycloakClientId | quote }}
 {{- end }}
 
