@@ -25,7 +25,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from platform_config.base import Environment, Resources, quantity_to_number
-from platform_config.data_tier import DataTierConfig, Image
+from platform_config.data_tier import MONGODB_DATABASES, POSTGRES_DATABASES, DataTierConfig, Image, ResolvedDatabase
 
 from .endpoints import DatabaseEndpoint, KafkaEndpoint
 from .helm import deploy_chart, local_chart
@@ -42,15 +42,6 @@ POSTGRES_PORT = 5432
 REDIS_PORT = 6379
 KAFKA_PORT = 9092
 KAFKA_SASL_USER = "kafka"
-# (database, service user) of each database, as the specification names them.
-MONGODB_DATABASES = {"cart": ("cartdb", "cartservice"), "user": ("userdb", "userservice")}
-POSTGRES_DATABASES = {
-    "product": ("productdb", "productservice"),
-    "payment": ("paymentdb", "paymentservice"),
-    "order": ("orderdb", "orderservice"),
-    "loyalty": ("loyalty-service", "loyaltyservice"),
-    "shipping": ("shippingdb", "shippingservice"),
-}
 # Secret keys the chart reads (charts/nexus-database/values.yaml, existingSecret).
 USERNAME_KEY = "username"
 PASSWORD_KEY = "password"
@@ -61,6 +52,50 @@ POSTGRES_REPLICATION_PASSWORD_KEY = "replication-password"
 
 
 @dataclass(frozen=True)
+class DatabaseKind:
+    """What differs between MongoDB and PostgreSQL databases of the data tier."""
+
+    # name -> (database, user), as the specification names them.
+    databases: dict[str, tuple[str, str]]
+    # Object-name stem of one database: `cart` -> `cart-mongodb` (StatefulSet, Secret `cart-mongodb-secret`).
+    suffix: str
+    # Credentials generated besides the user's password: Secret key -> (resource-name suffix, length).
+    generated: dict[str, tuple[str, int]]
+    # How clients connect: the Service `<stem>-<client_service>`, the URL scheme and port.
+    client_service: str
+    scheme: str
+    port: int
+    # MongoDB clients name the replica set in the URL (`?replicaSet=<name>-rs`).
+    names_replica_set: bool = False
+
+    def component(self, name: str) -> str:
+        return f"{name}-{self.suffix}"
+
+
+MONGODB = DatabaseKind(
+    MONGODB_DATABASES,
+    "mongodb",
+    # The keyfile is the shared secret replica-set members authenticate each other with.
+    {MONGODB_ROOT_PASSWORD_KEY: ("root-password", 32), MONGODB_REPLICA_SET_KEY: ("keyfile", 64)},
+    client_service="headless",
+    scheme="mongodb",
+    port=MONGODB_PORT,
+    names_replica_set=True,
+)
+POSTGRES = DatabaseKind(
+    POSTGRES_DATABASES,
+    "postgres",
+    {
+        POSTGRES_ADMIN_PASSWORD_KEY: ("admin-password", 32),
+        POSTGRES_REPLICATION_PASSWORD_KEY: ("replication-password", 32),
+    },
+    client_service="service",
+    scheme="postgresql",
+    port=POSTGRES_PORT,
+)
+
+
+@dataclass(frozen=True)
 class NexusDatabaseArgs:
     config: DataTierConfig
     environment: Environment
@@ -68,11 +103,11 @@ class NexusDatabaseArgs:
 
 
 def mongodb_component(name: str) -> str:
-    return f"{name}-mongodb"
+    return MONGODB.component(name)
 
 
 def postgres_component(name: str) -> str:
-    return f"{name}-postgres"
+    return POSTGRES.component(name)
 
 
 def secret_name(component: str) -> str:
@@ -262,8 +297,8 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         self.namespace = namespace.metadata.name
         self._secrets: list[k8s.core.v1.Secret] = []
 
-        mongodb = self._mongodb_credentials(config, child_opts)
-        postgres = self._postgres_credentials(config, child_opts)
+        mongodb = self._database_credentials(MONGODB, config.mongodb.resolved(), child_opts)
+        postgres = self._database_credentials(POSTGRES, config.postgres.resolved(), child_opts)
         redis_password = self._redis_credentials(config, child_opts)
         kafka_password = self._kafka_credentials(config, child_opts)
 
@@ -286,8 +321,8 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[self.chart]),
         )
 
-        self.mongodb = {db: self._mongodb_endpoint(db, password) for db, password in mongodb.items()}
-        self.postgres = {db: self._postgres_endpoint(db, password) for db, password in postgres.items()}
+        self.mongodb = {db: self._database_endpoint(MONGODB, db, password) for db, password in mongodb.items()}
+        self.postgres = {db: self._database_endpoint(POSTGRES, db, password) for db, password in postgres.items()}
         self.redis = self._redis_endpoint(redis_password) if redis_password is not None else None
         self.kafka = self._kafka_endpoint(config, kafka_password) if config.kafka.enabled else None
         self.kafka_bootstrap_servers = self.kafka.url if self.kafka else pulumi.Output.from_input("")
@@ -307,46 +342,23 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             )
         )
 
-    def _mongodb_credentials(self, config: DataTierConfig, opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output]:
+    def _database_credentials(
+        self, kind: DatabaseKind, databases: dict[str, ResolvedDatabase], opts: pulumi.ResourceOptions
+    ) -> dict[str, pulumi.Output]:
+        """One Secret per enabled database: its service user and password, plus the kind's other generated
+        credentials. Returns the users' passwords."""
         passwords = {}
-        for db, settings in config.mongodb.resolved().items():
+        for db, settings in databases.items():
             if not settings.enabled:
                 continue
-            component = mongodb_component(db)
-            password = generated_password(f"{self._name}-{component}-password", opts)
-            self._secret(
-                component,
-                {
-                    USERNAME_KEY: MONGODB_DATABASES[db][1],
-                    PASSWORD_KEY: password,
-                    MONGODB_ROOT_PASSWORD_KEY: generated_password(f"{self._name}-{component}-root-password", opts),
-                    # The shared secret replica-set members authenticate each other with.
-                    MONGODB_REPLICA_SET_KEY: generated_password(f"{self._name}-{component}-keyfile", opts, length=64),
-                },
-                opts,
-            )
-            passwords[db] = password
-        return passwords
-
-    def _postgres_credentials(self, config: DataTierConfig, opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output]:
-        passwords = {}
-        for db, settings in config.postgres.resolved().items():
-            if not settings.enabled:
-                continue
-            component = postgres_component(db)
-            password = generated_password(f"{self._name}-{component}-password", opts)
-            self._secret(
-                component,
-                {
-                    USERNAME_KEY: POSTGRES_DATABASES[db][1],
-                    PASSWORD_KEY: password,
-                    POSTGRES_ADMIN_PASSWORD_KEY: generated_password(f"{self._name}-{component}-admin-password", opts),
-                    POSTGRES_REPLICATION_PASSWORD_KEY: generated_password(
-                        f"{self._name}-{component}-replication-password", opts
-                    ),
-                },
-                opts,
-            )
+            component = kind.component(db)
+            prefix = f"{self._name}-{component}"
+            password = generated_password(f"{prefix}-password", opts)
+            others = {
+                key: generated_password(f"{prefix}-{suffix}", opts, length)
+                for key, (suffix, length) in kind.generated.items()
+            }
+            self._secret(component, {USERNAME_KEY: kind.databases[db][1], PASSWORD_KEY: password, **others}, opts)
             passwords[db] = password
         return passwords
 
@@ -420,35 +432,20 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             url=url,
         )
 
-    def _mongodb_endpoint(self, db: str, password: pulumi.Output[str]) -> DatabaseEndpoint:
-        component = mongodb_component(db)
-        database, username = MONGODB_DATABASES[db]
-        host = self._host(f"{component}-headless")
-        url = connection_url(
-            "mongodb", username, password, host, MONGODB_PORT, database, f"replicaSet={replica_set_name(db)}"
-        )
+    def _database_endpoint(self, kind: DatabaseKind, db: str, password: pulumi.Output[str]) -> DatabaseEndpoint:
+        """A MongoDB or PostgreSQL database: its client Service, its user, and a URL with the user's password."""
+        component = kind.component(db)
+        database, username = kind.databases[db]
+        host = self._host(f"{component}-{kind.client_service}")
+        query = f"replicaSet={replica_set_name(db)}" if kind.names_replica_set else ""
         return self._endpoint(
             host=host,
-            port=MONGODB_PORT,
+            port=kind.port,
             database=database,
             username=username,
             secret=secret_name(component),
             password=password,
-            url=url,
-        )
-
-    def _postgres_endpoint(self, db: str, password: pulumi.Output[str]) -> DatabaseEndpoint:
-        component = postgres_component(db)
-        database, username = POSTGRES_DATABASES[db]
-        host = self._host(f"{component}-service")
-        return self._endpoint(
-            host=host,
-            port=POSTGRES_PORT,
-            database=database,
-            username=username,
-            secret=secret_name(component),
-            password=password,
-            url=connection_url("postgresql", username, password, host, POSTGRES_PORT, database),
+            url=connection_url(kind.scheme, username, password, host, kind.port, database, query),
         )
 
     def _redis_endpoint(self, password: pulumi.Output[str]) -> DatabaseEndpoint:

@@ -16,8 +16,16 @@ from pydantic import Field, field_validator, model_validator
 
 from .base import DatabaseReplicas, DnsLabel, ImageTag, Resources, StorageSize, StrictModel
 
-MONGODB_DATABASES = ("cart", "user")
-POSTGRES_DATABASES = ("product", "payment", "order", "loyalty", "shipping")
+# The databases the specification names, each with its database name and service user (the application
+# services are written against these): name -> (database, user).
+MONGODB_DATABASES = {"cart": ("cartdb", "cartservice"), "user": ("userdb", "userservice")}
+POSTGRES_DATABASES = {
+    "product": ("productdb", "productservice"),
+    "payment": ("paymentdb", "paymentservice"),
+    "order": ("orderdb", "orderservice"),
+    "loyalty": ("loyalty-service", "loyaltyservice"),
+    "shipping": ("shippingdb", "shippingservice"),
+}
 
 # A StatefulSet of zero pods is a database that is off: say so with `enabled: false` instead.
 Replicas = DatabaseReplicas
@@ -107,14 +115,14 @@ class _DatabaseKind(StrictModel):
 class MongoDbConfig(_DatabaseKind):
     """MongoDB replica sets for the cart and user services (`databases.cart`, `databases.user`)."""
 
-    NAMES: ClassVar[tuple[str, ...]] = MONGODB_DATABASES
+    NAMES: ClassVar[tuple[str, ...]] = tuple(MONGODB_DATABASES)
     KIND: ClassVar[str] = "MongoDB"
 
 
 class PostgresDbConfig(_DatabaseKind):
     """One PostgreSQL StatefulSet per service: pod 0 is the primary, the others streaming standbys."""
 
-    NAMES: ClassVar[tuple[str, ...]] = POSTGRES_DATABASES
+    NAMES: ClassVar[tuple[str, ...]] = tuple(POSTGRES_DATABASES)
     KIND: ClassVar[str] = "PostgreSQL"
 
 

@@ -43,11 +43,22 @@ class DeployedStack:
 
 
 @pytest.fixture(scope="session")
-def engine_program(tmp_path_factory: pytest.TempPathFactory) -> ProgramCopy:
-    try:
-        return ProgramCopy(tmp_path_factory.mktemp("engine-program"))
-    except ToolchainMissing as err:
-        pytest.fail(str(err))
+def new_program(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], ProgramCopy]:
+    """`new_program(name)`: a fresh copy of the program (own backend) in a temporary folder; the tier fails,
+    rather than skips, without the pinned toolchain."""
+
+    def make(name: str) -> ProgramCopy:
+        try:
+            return ProgramCopy(tmp_path_factory.mktemp(name))
+        except ToolchainMissing as err:
+            pytest.fail(str(err))
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def engine_program(new_program: Callable[[str], ProgramCopy]) -> ProgramCopy:
+    return new_program("engine-program")
 
 
 @pytest.fixture(scope="session")

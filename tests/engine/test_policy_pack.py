@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tooling.engine import ProgramCopy, ToolchainMissing
+from tooling.engine import ProgramCopy
 from tooling.paths import BITNAMI_STANDIN
 
 pytestmark = pytest.mark.engine
@@ -36,12 +36,9 @@ class Preview:
 
 
 @pytest.fixture(scope="module")
-def program(tmp_path_factory: pytest.TempPathFactory) -> ProgramCopy:
+def program(new_program) -> ProgramCopy:
     """A copy of its own: these stacks reuse the committed stacks' names (the pack's `../.venv` resolves too)."""
-    try:
-        return ProgramCopy(tmp_path_factory.mktemp("policy-engine"))
-    except ToolchainMissing as err:
-        pytest.fail(str(err))
+    return new_program("policy-engine")
 
 
 @pytest.fixture(scope="module")

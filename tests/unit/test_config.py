@@ -117,41 +117,32 @@ def test_the_program_stops_before_registering_anything_on_bad_config():
 # --- Replica counts have upper bounds (the charts' schema maxima) -------------------------------------------
 
 TEN_MILLION = 10_000_000
+ORDER_SERVICES = ("gateway", "commandService", "queryService")
 
 
-def test_ten_million_read_replicas_are_refused_naming_the_key_the_value_and_the_limit():
-    # Unbounded, this planned one PVC patch per replica: ten million resources, a program that never ends.
-    message = rejection({"postgresClusters": {"orders": {"readReplicaCount": TEN_MILLION}}})
-    assert (
-        f"nexus-platform:postgresClusters.orders.readReplicaCount = {TEN_MILLION}: "
-        f"Input should be less than or equal to {MAX_DATABASE_REPLICAS}" in message
-    )
+# (key, limit) of every replica count: each one's upper bound is its kind's (platform_config.base).
+REPLICA_COUNTS = [
+    # Unbounded, this planned one PVC patch per replica: ten million resources, a program that never ended.
+    ("postgresClusters.orders.readReplicaCount", MAX_DATABASE_REPLICAS),
+    ("corePipeline.replicaCount", MAX_SERVICE_REPLICAS),
+    ("corePipeline.autoscaling.maxReplicas", MAX_AUTOSCALED_REPLICAS),
+    ("dataTier.kafka.replicas", MAX_DATABASE_REPLICAS),
+    *((f"orderPlatform.{service}.replicas", MAX_SERVICE_REPLICAS) for service in ORDER_SERVICES),
+    *((f"orderPlatform.{service}.maxReplicas", MAX_AUTOSCALED_REPLICAS) for service in ORDER_SERVICES),
+]
 
 
-def test_ten_million_core_pipeline_replicas_are_refused_naming_the_limit():
-    message = rejection({"corePipeline": {"replicaCount": TEN_MILLION}})
-    assert (
-        f"nexus-platform:corePipeline.replicaCount = {TEN_MILLION}: "
-        f"Input should be less than or equal to {MAX_SERVICE_REPLICAS}" in message
-    )
+def nested(key: str, value: object) -> dict:
+    """`a.b.c`, value -> {"a": {"b": {"c": value}}}."""
+    for part in reversed(key.split(".")):
+        value = {part: value}
+    return value
 
 
-@pytest.mark.parametrize("service", ["gateway", "commandService", "queryService"])
-def test_ten_million_replicas_of_an_order_platform_service_are_refused_naming_the_limit(service):
-    message = rejection({"orderPlatform": {service: {"replicas": TEN_MILLION}}})
-    assert (
-        f"nexus-platform:orderPlatform.{service}.replicas = {TEN_MILLION}: "
-        f"Input should be less than or equal to {MAX_SERVICE_REPLICAS}" in message
-    )
-
-
-@pytest.mark.parametrize("service", ["gateway", "commandService", "queryService"])
-def test_an_order_platform_autoscaler_ceiling_above_the_limit_is_refused(service):
-    message = rejection({"orderPlatform": {service: {"maxReplicas": TEN_MILLION}}})
-    assert (
-        f"nexus-platform:orderPlatform.{service}.maxReplicas = {TEN_MILLION}: "
-        f"Input should be less than or equal to {MAX_AUTOSCALED_REPLICAS}" in message
-    )
+@pytest.mark.parametrize(("key", "limit"), REPLICA_COUNTS)
+def test_ten_million_replicas_are_refused_naming_the_key_the_value_and_the_limit(key, limit):
+    message = rejection(nested(key, TEN_MILLION))
+    assert f"nexus-platform:{key} = {TEN_MILLION}: Input should be less than or equal to {limit}" in message
 
 
 def test_the_largest_allowed_read_replica_count_is_accepted():

@@ -15,7 +15,7 @@ from components.nexus_database import NexusDatabase, NexusDatabaseArgs, backup_c
 from components.storage import keep_claim_templates, storage_change_problems
 from platform_config import PROJECT, ConfigError, load_platform_config
 from platform_config.base import Environment
-from platform_config.data_tier import DataTierConfig
+from platform_config.data_tier import MONGODB_DATABASES, POSTGRES_DATABASES, DataTierConfig
 from tooling.stacks import STACKS, TEST_SECRETS, RecordingMocks, deep_merge, run_stack, stack_config
 
 pytestmark = pytest.mark.unit
@@ -24,14 +24,8 @@ CHART = "data-tier-chart"
 SECRET = "kubernetes:core/v1:Secret"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 PVC_PATCH = "kubernetes:core/v1:PersistentVolumeClaimPatch"
-MONGODB = {"cart": ("cartdb", "cartservice"), "user": ("userdb", "userservice")}
-POSTGRES = {
-    "product": ("productdb", "productservice"),
-    "payment": ("paymentdb", "paymentservice"),
-    "order": ("orderdb", "orderservice"),
-    "loyalty": ("loyalty-service", "loyaltyservice"),
-    "shipping": ("shippingdb", "shippingservice"),
-}
+# The specification's databases: name -> (database, user).
+MONGODB, POSTGRES = MONGODB_DATABASES, POSTGRES_DATABASES
 DOMAIN = "data.svc.cluster.local"
 
 
@@ -156,26 +150,26 @@ def test_kafka_sasl_adds_a_generated_password_in_the_kafka_secret():
 # --- outputs ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("db", "names"), MONGODB.items())
-def test_mongodb_outputs_name_the_headless_service_and_a_replica_set_url(dev_stack, db, names):
-    database, username = names
-    out = dev_stack.outputs["dataTier"]["mongodb"][db]
-    host = f"{db}-mongodb-headless.{DOMAIN}"
-    assert (out["host"], out["port"], out["database"], out["username"]) == (host, 27017, database, username)
-    assert (out["secretName"], out["secretKey"]) == (f"{db}-mongodb-secret", "password")
-    password = f"generated-data-tier-{db}-mongodb-password"
-    assert out["url"] == f"mongodb://{username}:{password}@{host}:27017/{database}?replicaSet={db}-rs"
+# Each database's exported host, and the scheme and query of its URL, by kind.
+URL_SHAPES = {
+    "mongodb": ("mongodb-headless", "mongodb", "27017", "?replicaSet={db}-rs"),
+    "postgres": ("postgres-service", "postgresql", "5432", ""),
+}
 
 
-@pytest.mark.parametrize(("db", "names"), POSTGRES.items())
-def test_postgres_outputs_name_the_writer_service_and_a_postgresql_url(dev_stack, db, names):
+@pytest.mark.parametrize(
+    ("kind", "db", "names"),
+    [("mongodb", *item) for item in MONGODB.items()] + [("postgres", *item) for item in POSTGRES.items()],
+)
+def test_database_outputs_name_the_service_the_secret_and_a_url_with_the_generated_password(dev_stack, kind, db, names):
     database, username = names
-    out = dev_stack.outputs["dataTier"]["postgres"][db]
-    host = f"{db}-postgres-service.{DOMAIN}"
-    assert (out["host"], out["port"], out["database"], out["username"]) == (host, 5432, database, username)
-    assert out["secretName"] == f"{db}-postgres-secret"
-    password = f"generated-data-tier-{db}-postgres-password"
-    assert out["url"] == f"postgresql://{username}:{password}@{host}:5432/{database}"
+    service, scheme, port, query = URL_SHAPES[kind]
+    out = dev_stack.outputs["dataTier"][kind][db]
+    host = f"{db}-{service}.{DOMAIN}"
+    assert (out["host"], out["port"], out["database"], out["username"]) == (host, int(port), database, username)
+    assert (out["secretName"], out["secretKey"]) == (f"{db}-{kind}-secret", "password")
+    password = f"generated-data-tier-{db}-{kind}-password"
+    assert out["url"] == f"{scheme}://{username}:{password}@{host}:{port}/{database}{query.format(db=db)}"
 
 
 def test_redis_output_is_an_authenticated_url(dev_stack):
