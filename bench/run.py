@@ -36,6 +36,7 @@ import psutil
 import yaml
 
 from components import core_pipeline, fluxion_tenant, nexus_database, order_platform, postgres_cluster
+from components.kubernetes import service_host
 from platform_config import PlatformConfig, load_platform_config
 from tooling.engine import ProgramCopy, pulumi_environment
 from tooling.helm import CHARTS_DIR, helm_binary, run_helm
@@ -51,9 +52,9 @@ MAX_MARGINAL_PER_TENANT_S = 0.5
 MAX_UNIT_TIER_S = 60.0
 # Representative in-cluster addresses for the values that carry other components' endpoints: the chart
 # renders the same objects whatever the address, so the floor does not depend on them.
-KAFKA = "nexus-kafka.data.svc.cluster.local:9092"
-POSTGRES_WRITER = "orders-postgresql-primary.postgres.svc.cluster.local"
-REDIS = "nexus-redis-master.data.svc.cluster.local"
+KAFKA = f"{service_host('kafka-service', 'data')}:9092"
+POSTGRES_WRITER = service_host("orders-postgresql-primary", "postgres")
+REDIS = service_host("redis-service", "data")
 RSS_SAMPLE_INTERVAL_S = 0.05
 
 

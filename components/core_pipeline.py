@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,7 +35,7 @@ from .kubernetes import create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting
 from .postgres_cluster import ADMIN_PASSWORD_KEY as POSTGRES_ADMIN_PASSWORD_KEY
 from .postgres_cluster import ADMIN_USER as POSTGRES_ADMIN_USER
-from .secrets import generated_password, opaque_secret
+from .secrets import generated_password, opaque_secret, secret_checksum
 
 COMPONENT = "core-pipeline"
 CONTAINER_PORT = 3000
@@ -90,6 +90,9 @@ class ChartWiring:
     redis_port: pulumi.Input[str]
     redis_namespace: pulumi.Input[str]
     secret_name: pulumi.Input[str]
+    # Checksums of the Secrets the pods read that the component owns (Secret name -> hash), so pods roll when
+    # a credential changes (the chart's secretChecksums).
+    secret_checksums: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 def destination(addresses: Iterable[str], default_port: int) -> dict[str, Any]:
@@ -158,6 +161,7 @@ def chart_values(name: str, config: CorePipelineConfig, wiring: ChartWiring) -> 
         "featureFlags": dict(config.featureFlags),
         # The component creates the Secret (from Pulumi secrets); the chart only references it.
         "secret": {"existingSecret": wiring.secret_name},
+        "secretChecksums": dict(wiring.secret_checksums),
         "ingress": {
             "enabled": ingress.enabled,
             "className": ingress.className,
@@ -302,12 +306,13 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
         db_password = generated_password(f"{name}-db-password", child_opts)
         bootstrap = self._bootstrap_database(name, args, db_password, child_opts)
 
+        credentials_data = dict(zip(SECRET_KEYS, (config.username, db_password, args.redis.password), strict=True))
         credentials = opaque_secret(
             f"{name}-credentials",
             name=f"{name}-credentials",
             namespace=namespace.metadata.name,
             labels=standard_labels(COMPONENT),
-            data=dict(zip(SECRET_KEYS, (config.username, db_password, args.redis.password), strict=True)),
+            data=credentials_data,
             opts=child_opts,
         )
 
@@ -320,6 +325,7 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
             redis_port=pulumi.Output.from_input(args.redis.port).apply(str),
             redis_namespace=args.redis.namespace,
             secret_name=credentials.metadata.name,
+            secret_checksums={f"{name}-credentials": secret_checksum(credentials_data)},
         )
         self.chart = deploy_chart(
             f"{name}-chart",

@@ -27,7 +27,7 @@ from platform_config.fluxion import FluxionDefaults, TenantConfig
 from .helm import deploy_chart, local_chart
 from .kubernetes import create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting
-from .secrets import opaque_secret, password_or_generated
+from .secrets import opaque_secret, password_or_generated, secret_checksum
 from .storage import StorageGuard
 
 COMPONENT = "fluxiondb"
@@ -117,8 +117,11 @@ def _ingress_values(tenant: TenantConfig, defaults: FluxionDefaults) -> dict[str
     }
 
 
-def chart_values(tenant: TenantConfig, defaults: FluxionDefaults) -> dict[str, Any]:
-    """The values handed to charts/fluxiondb. Pure, so render tests feed helm the very same dict."""
+def chart_values(
+    tenant: TenantConfig, defaults: FluxionDefaults, api_key_checksum: pulumi.Input[str] | None = None
+) -> dict[str, Any]:
+    """The values handed to charts/fluxiondb. Pure, so render tests feed helm the very same dict.
+    `api_key_checksum` (of the API key's Secret) rolls the pod when the key changes."""
     client_selector = {"matchLabels": dict(defaults.clientNamespaceLabels)} if defaults.clientNamespaceLabels else {}
     return {
         "fullnameOverride": tenant.name,
@@ -129,6 +132,7 @@ def chart_values(tenant: TenantConfig, defaults: FluxionDefaults) -> dict[str, A
         # The claim is the component's (grown in place, retained); `size` only documents it in the values.
         "persistence": {"enabled": True, "existingClaim": claim_name(tenant), "size": tenant.effective_storage},
         "secret": {"create": False, "name": secret_name(tenant), "key": API_KEY_SECRET_KEY},
+        "secretChecksums": {secret_name(tenant): api_key_checksum} if api_key_checksum else {},
         "service": {"type": "ClusterIP", "port": FLUXIONDB_PORT},
         "ingress": _ingress_values(tenant, defaults),
         "networkPolicy": {"enabled": defaults.networkPolicy, "clientNamespaceSelector": client_selector},
@@ -205,12 +209,13 @@ class FluxionTenant(Exporting, pulumi.ComponentResource):
 
         given_key = tenant.apiKey.get_secret_value() if tenant.apiKey else None
         self.api_key = password_or_generated(given_key, f"{name}-api-key", child_opts)
+        credentials_data = {API_KEY_SECRET_KEY: self.api_key}
         credentials = opaque_secret(
             f"{name}-credentials",
             name=secret_name(tenant),
             namespace=in_namespace,
             labels=labels,
-            data={API_KEY_SECRET_KEY: self.api_key},
+            data=credentials_data,
             opts=child_opts,
         )
         # Quota and LimitRange first: a grown claim must fit the raised ceilings.
@@ -236,7 +241,7 @@ class FluxionTenant(Exporting, pulumi.ComponentResource):
                 chart=local_chart("fluxiondb"),
                 release_name=tenant.name,
                 namespace=in_namespace,
-                values=chart_values(tenant, defaults),
+                values=chart_values(tenant, defaults, secret_checksum(credentials_data)),
                 depends_on=[credentials, claim, quota, limits],
                 opts=child_opts,
             )

@@ -18,6 +18,7 @@ volumes are created here rather than by the chart, so that `pulumi destroy` keep
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ from .endpoints import DatabaseEndpoint, KafkaEndpoint
 from .helm import deploy_chart, local_chart
 from .kubernetes import CLUSTER_DOMAIN, create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting
-from .secrets import connection_url, generated_password, opaque_secret
+from .secrets import connection_url, generated_password, opaque_secret, secret_checksum
 from .storage import StorageGuard, grow_claims, keep_claim_templates
 
 CHART = "nexus-database"
@@ -133,8 +134,15 @@ def _peers(peers: list) -> list[dict[str, Any]]:
     return [{"namespace": peer.namespace, "podLabels": dict(peer.podLabels)} for peer in peers]
 
 
-def chart_values(config: DataTierConfig, environment: Environment, *, delete_data_on_destroy: bool) -> dict:
-    """The values handed to charts/nexus-database. Pure, so render tests feed helm the very same dict."""
+def chart_values(
+    config: DataTierConfig,
+    environment: Environment,
+    *,
+    delete_data_on_destroy: bool,
+    secret_checksums: Mapping[str, pulumi.Input[str]] | None = None,
+) -> dict:
+    """The values handed to charts/nexus-database. Pure, so render tests feed helm the very same dict.
+    `secret_checksums` (Secret name -> hash of its data) rolls the pods reading a Secret when it changes."""
 
     def database(db, database_name: str, username: str, secret: str, **extra: str) -> dict:
         return {
@@ -171,6 +179,7 @@ def chart_values(config: DataTierConfig, environment: Environment, *, delete_dat
     kafka, zookeeper = config.kafka, config.kafka.zookeeper
     return {
         "environment": environment.value,
+        "secretChecksums": dict(secret_checksums or {}),
         "clusterDomain": CLUSTER_DOMAIN,
         "global": {"storageClass": config.storageClass or ""},
         "images": {key: _image(getattr(config.images, key)) for key in type(config.images).model_fields},
@@ -296,6 +305,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         )
         self.namespace = namespace.metadata.name
         self._secrets: list[k8s.core.v1.Secret] = []
+        self._secret_checksums: dict[str, pulumi.Output[str]] = {}
 
         mongodb = self._database_credentials(MONGODB, config.mongodb.resolved(), child_opts)
         postgres = self._database_credentials(POSTGRES, config.postgres.resolved(), child_opts)
@@ -310,7 +320,12 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             chart=local_chart(CHART),
             release_name=RELEASE,
             namespace=self.namespace,
-            values=chart_values(config, args.environment, delete_data_on_destroy=args.delete_data_on_destroy),
+            values=chart_values(
+                config,
+                args.environment,
+                delete_data_on_destroy=args.delete_data_on_destroy,
+                secret_checksums=self._secret_checksums,
+            ),
             depends_on=[*self._secrets, *backups, storage_guard],
             opts=pulumi.ResourceOptions(parent=self, transforms=[keep_claim_templates]),
         )
@@ -331,6 +346,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
     # --- credentials: one generated password per user, in the Secret the chart reads ---------------------
 
     def _secret(self, component: str, data: dict[str, pulumi.Input[str]], opts: pulumi.ResourceOptions) -> None:
+        self._secret_checksums[secret_name(component)] = secret_checksum(data)
         self._secrets.append(
             opaque_secret(
                 f"{self._name}-{component}-secret",

@@ -33,7 +33,7 @@ from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart, local_chart
 from .kubernetes import create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting, camel_case
-from .secrets import opaque_secret, password_or_generated
+from .secrets import opaque_secret, password_or_generated, secret_checksum
 
 GATEWAY = "api-gateway"
 COMMAND_SERVICE = "order-command-service"
@@ -79,6 +79,8 @@ class ServiceWiring:
     postgres_database: pulumi.Input[str] = ""
     postgres_user: pulumi.Input[str] = ""
     kafka_bootstrap_servers: pulumi.Input[str] = ""
+    # Checksum of the Secret `secret_name` (the chart's secretChecksums), so pods roll when a credential changes.
+    secret_checksum: pulumi.Input[str] | None = None
 
 
 def credentials_secret_name(service: str) -> str:
@@ -102,7 +104,7 @@ def _sizing(service: str, config: OrderPlatformConfig) -> ServiceSizing:
 
 
 def _common_values(
-    service: str, config: OrderPlatformConfig, environment: Environment, secret_name: str
+    service: str, config: OrderPlatformConfig, environment: Environment, wiring: ServiceWiring
 ) -> dict[str, Any]:
     sizing = _sizing(service, config)
     autoscaling = sizing.maxReplicas is not None and sizing.maxReplicas > sizing.replicas
@@ -130,7 +132,8 @@ def _common_values(
             "endpoint": config.telemetry.endpoint,
             "samplingRatio": config.telemetry.samplingRatio,
         },
-        "existingSecret": secret_name,
+        "existingSecret": wiring.secret_name,
+        "secretChecksums": {wiring.secret_name: wiring.secret_checksum} if wiring.secret_checksum else {},
     }
 
 
@@ -152,7 +155,7 @@ def chart_values(
     delete_data_on_destroy: bool = False,
 ) -> dict[str, Any]:
     """The values handed to one service's chart. Pure, so render tests feed helm the very same dict."""
-    values = _common_values(service, config, environment, wiring.secret_name)
+    values = _common_values(service, config, environment, wiring)
     if service == GATEWAY:
         gateway = config.gateway
         values["config"] = {
@@ -262,8 +265,9 @@ class OrderPlatform(Exporting, pulumi.ComponentResource):
         }
 
         endpoint = args.event_store
+        checksums = {service: secret_checksum(data) for service, data in secrets.items()}
         wiring = {
-            GATEWAY: ServiceWiring(credentials_secret_name(GATEWAY)),
+            GATEWAY: ServiceWiring(credentials_secret_name(GATEWAY), secret_checksum=checksums[GATEWAY]),
             COMMAND_SERVICE: ServiceWiring(
                 credentials_secret_name(COMMAND_SERVICE),
                 postgres_host=endpoint.host,
@@ -271,9 +275,12 @@ class OrderPlatform(Exporting, pulumi.ComponentResource):
                 postgres_database=endpoint.database,
                 postgres_user=endpoint.username,
                 kafka_bootstrap_servers=args.kafka_bootstrap_servers,
+                secret_checksum=checksums[COMMAND_SERVICE],
             ),
             QUERY_SERVICE: ServiceWiring(
-                credentials_secret_name(QUERY_SERVICE), kafka_bootstrap_servers=args.kafka_bootstrap_servers
+                credentials_secret_name(QUERY_SERVICE),
+                kafka_bootstrap_servers=args.kafka_bootstrap_servers,
+                secret_checksum=checksums[QUERY_SERVICE],
             ),
         }
         # Each service starts only once what it talks to exists.

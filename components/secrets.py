@@ -3,7 +3,10 @@ Kubernetes Secret (`opaque_secret`) that charts and pods read by name."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 import pulumi
@@ -65,3 +68,20 @@ def opaque_secret(
         string_data=dict(data),
         opts=opts,
     )
+
+
+def checksum_of_data(data: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of a Secret's string data: its keys and values, canonically encoded."""
+    return hashlib.sha256(json.dumps(dict(data), sort_keys=True).encode()).hexdigest()
+
+
+def secret_checksum(data: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+    """The checksum a chart's `secretChecksums` gets for a Secret the component creates (the charts annotate
+    the pods that read it with `checksum/secret-<name>`, so the pods roll when a credential changes).
+
+    The data is a Pulumi secret, so its hash would be one too. It is deliberately unsecret'd: a SHA-256 of
+    high-entropy generated material reveals nothing, and a secret value would turn the whole chart values
+    secret, and previews unreadable. (An operator-chosen weak credential could be guessed offline from its
+    hash; the generated ones cannot.)
+    """
+    return pulumi.Output.unsecret(pulumi.Output.all(**dict(data)).apply(checksum_of_data))

@@ -22,6 +22,7 @@ from components.core_pipeline import (
     otlp_destination,
 )
 from components.endpoints import DatabaseEndpoint
+from components.secrets import checksum_of_data
 from platform_config import PROJECT, ConfigError, load_platform_config
 from platform_config.core_pipeline import CorePipelineConfig, check_dependencies
 from platform_config.data_tier import DataTierConfig
@@ -60,6 +61,7 @@ def deploy(
     kafka: str = KAFKA,
     postgres_host: str = POSTGRES_HOST,
     redis_host: str = REDIS_HOST,
+    redis_password: str = "redis-secret-password",
 ) -> StackRun:
     """The component alone under Pulumi mocks, wired to fake data-tier and PostgreSQL endpoints."""
     mocks = RecordingMocks()
@@ -75,7 +77,7 @@ def deploy(
             CorePipelineArgs(
                 config=validated,
                 kafka_bootstrap_servers=pulumi.Output.from_input(kafka),
-                redis=endpoint(redis_host, 6379, "data", "nexus-redis", "redis-secret-password"),
+                redis=endpoint(redis_host, 6379, "data", "nexus-redis", redis_password),
                 postgres=endpoint(postgres_host, 5432, "postgres", "orders-postgresql-credentials", "admin-pw"),
                 postgres_client_image=CLIENT_IMAGE,
             ),
@@ -179,6 +181,18 @@ def test_the_credentials_secret_holds_the_generated_user_password_and_the_redis_
         "REDIS_PASSWORD": "redis-secret-password",
     }
     assert secret.is_secret_input("stringData")
+
+
+def test_pods_carry_a_readable_checksum_of_the_credentials_secret_so_they_roll_when_it_changes(default_run):
+    data = default_run.named(f"{NAME}-credentials").inputs["stringData"]
+    assert chart(default_run)["values"]["secretChecksums"] == {f"{NAME}-credentials": checksum_of_data(data)}
+    assert not default_run.named(f"{NAME}-chart").is_secret_input("values.secretChecksums")
+
+
+def test_a_rotated_redis_password_changes_the_credentials_checksum(default_run):
+    rotated = deploy(redis_password="rotated-redis-password")
+    checksum = chart(default_run)["values"]["secretChecksums"][f"{NAME}-credentials"]
+    assert chart(rotated)["values"]["secretChecksums"][f"{NAME}-credentials"] != checksum
 
 
 def test_the_database_password_is_generated_by_pulumi_random(default_run):

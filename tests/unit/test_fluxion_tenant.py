@@ -10,6 +10,7 @@ import json
 import pytest
 
 from components.fluxion_tenant import chart_values, keeps_data
+from components.secrets import checksum_of_data
 from platform_config import ConfigError
 from platform_config.fluxion import FluxionConfig, FluxionDefaults, TenantConfig
 from tooling.stacks import run_stack, stack_config
@@ -48,7 +49,19 @@ def test_the_chart_gets_exactly_the_pure_chart_values(stack):
     run = run_stack(stack)
     config = FluxionConfig.model_validate(stack_config(stack)["fluxion"])
     for tenant in config.tenants:
-        assert run.charts()[f"{tenant.name}-chart"].inputs["values"] == chart_values(tenant, config.defaults)
+        if not tenant.active:
+            continue
+        checksum = checksum_of_data(run.named(f"{tenant.name}-credentials").inputs["stringData"])
+        expected = chart_values(tenant, config.defaults, checksum)
+        assert run.charts()[f"{tenant.name}-chart"].inputs["values"] == expected
+
+
+def test_the_pod_is_annotated_with_a_readable_checksum_of_its_api_key_secret_so_it_restarts_on_rotation(dev_stack):
+    tenant = next(t for t in FluxionConfig.model_validate(stack_config("dev")["fluxion"]).tenants if t.active)
+    chart = dev_stack.charts()[f"{tenant.name}-chart"]
+    checksum = checksum_of_data(dev_stack.named(f"{tenant.name}-credentials").inputs["stringData"])
+    assert chart.inputs["values"]["secretChecksums"] == {f"{tenant.name}-api-key": checksum}
+    assert not chart.is_secret_input("values.secretChecksums")
 
 
 def test_no_api_key_reaches_the_chart_values(any_stack):

@@ -12,6 +12,7 @@ import pulumi
 import pytest
 
 from components.nexus_database import NexusDatabase, NexusDatabaseArgs, backup_claims, chart_values, data_claims
+from components.secrets import checksum_of_data
 from components.storage import keep_claim_templates, storage_change_problems
 from platform_config import PROJECT, ConfigError, load_platform_config
 from platform_config.base import Environment
@@ -79,12 +80,35 @@ def secrets_by_name(run) -> dict[str, object]:
 def test_the_chart_receives_exactly_the_pure_chart_values_of_the_stack(stack, request):
     run = request.getfixturevalue(f"{stack}_stack")
     config = data_tier(stack)
-    expected = chart_values(config, Environment(stack), delete_data_on_destroy=False)
+    expected = chart_values(
+        config, Environment(stack), delete_data_on_destroy=False, secret_checksums=secret_checksums(run)
+    )
     chart = run.charts()[CHART]
     assert chart.inputs["values"] == expected
     assert chart.inputs["namespace"] == "data"
     assert chart.inputs["name"] == "nexus-database"
     assert chart.inputs["chart"].endswith("charts/nexus-database")
+
+
+def secret_checksums(run) -> dict[str, str]:
+    """SHA-256 of each data-tier Secret's data, by Secret name, from what was registered."""
+    return {
+        secret.inputs["metadata"]["name"]: checksum_of_data(secret.inputs["stringData"])
+        for secret in run.of_type(SECRET)
+        if secret.inputs["metadata"]["namespace"] == "data"
+    }
+
+
+def test_pods_are_annotated_with_a_checksum_of_every_secret_they_read_so_they_roll_on_rotation(prod_stack):
+    checksums = prod_stack.charts()[CHART].inputs["values"]["secretChecksums"]
+    assert checksums == secret_checksums(prod_stack)
+    assert {"cart-mongodb-secret", "product-postgres-secret", "redis-secret"} <= set(checksums)
+
+
+def test_the_secret_checksums_are_readable_in_previews_not_pulumi_secrets(prod_stack):
+    chart = prod_stack.charts()[CHART]
+    assert not chart.is_secret_input("values.secretChecksums.redis-secret")
+    assert not chart.is_secret_input("values")
 
 
 def test_no_password_reaches_the_chart_inputs(prod_stack):

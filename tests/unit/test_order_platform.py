@@ -25,6 +25,7 @@ from components.order_platform import (
     ServiceWiring,
     chart_values,
 )
+from components.secrets import checksum_of_data
 from platform_config import PROJECT, ConfigError, Environment, load_platform_config
 from platform_config.order_platform import OrderPlatformConfig
 from tooling.stacks import TEST_SECRETS, RecordingMocks, StackRun, _resolve, deep_merge, stack_config
@@ -381,3 +382,15 @@ def test_an_unknown_log_level_is_refused_with_the_allowed_ones():
 
 def test_a_gateway_hostname_that_is_not_a_dns_name_is_refused():
     assert "nexus-platform:orderPlatform.gateway.hostname" in _invalid({"gateway": {"hostname": "https://api"}})
+
+
+# --- Credential checksums -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", [GATEWAY, COMMAND_SERVICE, QUERY_SERVICE])
+def test_each_services_pods_carry_a_readable_checksum_of_its_credentials_secret(staging_stack, service):
+    secret = staging_stack.named(f"order-platform-{service}-credentials")
+    chart = staging_stack.charts()[f"order-platform-{service}"]
+    expected = {f"{service}-credentials": checksum_of_data(secret.inputs["stringData"])}
+    assert chart.inputs["values"]["secretChecksums"] == expected
+    assert not chart.is_secret_input("values.secretChecksums")
