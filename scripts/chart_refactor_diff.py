@@ -6,7 +6,12 @@ exact values each committed stack passes, and diff the objects.
 The program runs under Pulumi mocks (tooling/stacks.py: run_stack); every v4 Chart it registers for one of our
 charts is rendered by the real helm twice, with the same values, release name and namespace: from the charts at
 `--base` (extracted with `git archive` into a temporary directory, so the work tree's git state is untouched) and
-from the work tree. Values keys the base charts do not know (`secretChecksums`) are dropped for the base render.
+from the work tree. Values keys the base charts do not know (`secretChecksums`) are dropped from both renders, so
+the comparison shows the refactor alone; `--with-new-values` keeps them in the new render (what a deploy of the
+new components would also change).
+
+With `--values-files`, each chart is also rendered with each of its own values-<env>.yaml and ci/*-values.yaml
+(plus the credentials a plain-Helm operator passes), as a plain `helm install` would.
 
 Refused (exit 1): an object added or removed, or any change to a Deployment/StatefulSet `spec.selector`, a
 Service's selector, a StatefulSet's `serviceName` or `volumeClaimTemplates`, or a PersistentVolumeClaim.
@@ -42,6 +47,16 @@ OUR_CHARTS = (
     "order-query-service",
 )
 NEW_VALUES = ("secretChecksums",)
+# What a plain-Helm operator passes at install time (the values files carry no credentials).
+OPERATOR_VALUES: dict[str, dict[str, Any]] = {
+    "fluxiondb": {"secret": {"secretKey": "operator-api-key"}},
+    "core-pipeline": {"secret": {"data": {"POSTGRES_PASSWORD": "operator-password"}}},
+    "api-gateway": {"secrets": {"keycloakClientSecret": "operator-secret"}},
+    "order-command-service": {"secrets": {"keycloakClientSecret": "operator-secret", "postgresPassword": "operator"}},
+    "order-query-service": {
+        "secrets": {"keycloakClientSecret": "operator-secret", "elasticsearchPassword": "operator"}
+    },
+}
 CHART = "kubernetes:helm.sh/v4:Chart"
 
 
@@ -63,9 +78,27 @@ def chart_releases(stack: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
             yield Path(resource.inputs["chart"]).name, resource.inputs
 
 
+def values_file_releases(chart: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(label, Chart-like inputs) for a plain-Helm install of `chart` with each of its values files."""
+    files = sorted((CHARTS_DIR / chart).glob("values-*.yaml")) + sorted((CHARTS_DIR / chart / "ci").glob("*.yaml"))
+    for path in files:
+        yield (
+            path.relative_to(CHARTS_DIR / chart).as_posix(),
+            {
+                "name": chart,
+                "namespace": "default",
+                "values": OPERATOR_VALUES.get(chart, {}),
+                "valuesFile": path.relative_to(CHARTS_DIR).as_posix(),
+            },
+        )
+
+
 def objects(chart_dir: Path, inputs: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     namespace = inputs.get("namespace") or "default"
-    rendered = render(chart_dir, values, release=inputs["name"], namespace=namespace, validate=False)
+    values_files = [chart_dir.parent / inputs["valuesFile"]] if "valuesFile" in inputs else []
+    rendered = render(
+        chart_dir, values, values_files=values_files, release=inputs["name"], namespace=namespace, validate=False
+    )
     found = {}
     for obj in rendered:
         metadata = obj.setdefault("metadata", {})
@@ -113,6 +146,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="99dbcb3")
     parser.add_argument("--stack", action="append", choices=STACKS)
+    parser.add_argument("--values-files", action="store_true", help="also compare plain-Helm installs")
+    parser.add_argument("--with-new-values", action="store_true", help="keep secretChecksums in the new render")
     args = parser.parse_args()
     refused: list[str] = []
     changes: dict[tuple[str, str, str], set[str]] = defaultdict(set)
@@ -123,24 +158,31 @@ def main() -> int:
             for where in (old_charts, CHARTS_DIR):
                 if (where / chart / "Chart.yaml").read_text().find("dependencies:") >= 0:
                     run_helm("dependency", "build", str(where / chart))
-        for stack in args.stack or STACKS:
-            for chart, inputs in chart_releases(stack):
-                values = dict(inputs.get("values") or {})
-                old_values = {k: v for k, v in values.items() if k not in NEW_VALUES}
-                before = objects(old_charts / chart, inputs, old_values)
-                after = objects(CHARTS_DIR / chart, inputs, values)
-                counted += len(after)
-                for ident in sorted(set(before) ^ set(after)):
-                    refused.append(f"{stack} {chart}: {ident} {'added' if ident in after else 'removed'}")
-                for ident in sorted(set(before) & set(after)):
-                    old_frozen, new_frozen = frozen_parts(before[ident]), frozen_parts(after[ident])
-                    for part in old_frozen:
-                        if old_frozen[part] != new_frozen.get(part):
-                            refused.append(f"{stack} {chart}: {ident} {part} changed")
-                    for path, o, n in differences(before[ident], after[ident]):
-                        kind = ident.split("/", 1)[0]
-                        changes[(classify(path), f"{chart} {kind}{path}", f"{o!r} -> {n!r}")].add(stack)
-    print(f"compared {counted} objects of {len(OUR_CHARTS)} charts, stacks: {', '.join(args.stack or STACKS)}")
+        releases = [(stack, chart, inputs) for stack in args.stack or STACKS for chart, inputs in chart_releases(stack)]
+        if args.values_files:
+            releases += [
+                (label, chart, inputs) for chart in OUR_CHARTS for label, inputs in values_file_releases(chart)
+            ]
+        for stack, chart, inputs in releases:
+            values = dict(inputs.get("values") or {})
+            old_values = {k: v for k, v in values.items() if k not in NEW_VALUES}
+            before = objects(old_charts / chart, inputs, old_values)
+            after = objects(CHARTS_DIR / chart, inputs, values if args.with_new_values else old_values)
+            counted += len(after)
+            for ident in sorted(set(before) ^ set(after)):
+                refused.append(f"{stack} {chart}: {ident} {'added' if ident in after else 'removed'}")
+            for ident in sorted(set(before) & set(after)):
+                old_frozen, new_frozen = frozen_parts(before[ident]), frozen_parts(after[ident])
+                for part in old_frozen:
+                    if old_frozen[part] != new_frozen.get(part):
+                        refused.append(f"{stack} {chart}: {ident} {part} changed")
+                for path, o, n in differences(before[ident], after[ident]):
+                    kind = ident.split("/", 1)[0]
+                    changes[(classify(path), f"{chart} {kind}{path}", f"{o!r} -> {n!r}")].add(stack)
+    print(
+        f"compared {counted} objects of {len(OUR_CHARTS)} charts, stacks: {', '.join(args.stack or STACKS)}"
+        + (" and every values file" if args.values_files else "")
+    )
     for category in ("other", "annotation", "label"):
         rows = sorted((where, change, stacks) for (cat, where, change), stacks in changes.items() if cat == category)
         print(f"\n{category} changes: {len(rows)}")
