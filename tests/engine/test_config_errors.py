@@ -39,3 +39,12 @@ def test_a_negative_read_replica_count_is_refused_naming_the_key_and_the_bound(p
         "nexus-platform:postgresClusters.orders.readReplicaCount = -1: Input should be greater than or equal to 0"
         in output
     )
+
+
+def test_ten_million_read_replicas_are_refused_at_once_naming_the_key_the_value_and_the_limit(preview_with):
+    # Unbounded, this preview planned ten million PVC patches and never ended.
+    output = preview_with("dev-huge-replicas", {"postgresClusters": {"orders": {"readReplicaCount": 10_000_000}}})
+    assert (
+        "nexus-platform:postgresClusters.orders.readReplicaCount = 10000000: Input should be less than or equal to 15"
+        in output
+    )
