@@ -151,7 +151,7 @@ def test_a_changed_secret_checksum_changes_the_annotation_of_exactly_the_pods_th
 )
 def test_bad_secret_checksums_are_refused_by_the_schema(chart, checksums):
     values = {**READS_SECRET[chart], "secretChecksums": checksums}
-    with pytest.raises(HelmError, match="secretChecksums|invalid propertyName"):
+    with pytest.raises(HelmError, match=r"secretChecksums|invalid propertyName"):
         render(chart, values=values, values_files=[CHARTS_DIR / chart / "values-prod.yaml"])
 
 
@@ -175,3 +175,13 @@ def test_each_committed_readme_parameter_table_is_what_the_readme_generator_prod
         [str(REPO_ROOT / "scripts" / "chart-docs.sh"), "check"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("sasl", [True, False], ids=["sasl-on", "sasl-off"])
+def test_a_kafka_secret_checksum_rolls_the_brokers_only_while_they_read_it_for_sasl(sasl):
+    values = {"kafka": {"sasl": {"enabled": sasl}}, "secretChecksums": {"kafka-secret": "sha256-one"}}
+    pods = dict(pod_templates(render("nexus-database", values=values)))
+    annotated = {name for name, pod in pods.items() if "checksum/secret-kafka-secret" in annotations(pod)}
+    readers = {name for name, pod in pods.items() if "kafka-secret" in secrets_read(pod["spec"])}
+    assert annotated == readers
+    assert bool(readers) is sasl

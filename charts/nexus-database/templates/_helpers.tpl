@@ -241,7 +241,12 @@ changes, and only then), plus checksum/secret-<name> for its credentials Secret 
 {{- define "nexus-database.checksums" -}}
 {{- $root := .context }}
 {{- $scripts := include (print $root.Template.BasePath "/scripts-configmap.yaml") $root }}
-{{- include "nexus-lib.checksums" (dict "context" $root "owned" (dict "scripts" $scripts) "reads" (compact (list .workload.secret))) }}
+{{- $reads := compact (list .workload.secret) }}
+{{- if and (eq .workload.kind "kafka") (not $root.Values.kafka.sasl.enabled) }}
+{{- /* Brokers read their Secret only for SASL. */}}
+{{- $reads = list }}
+{{- end }}
+{{- include "nexus-lib.checksums" (dict "context" $root "owned" (dict "scripts" $scripts) "reads" $reads) }}
 {{- end }}
 
 {{/*
