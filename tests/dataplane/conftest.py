@@ -12,6 +12,7 @@ address, every process in its own process group, all stopped at teardown even af
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
@@ -96,25 +97,38 @@ def session_root(supervisor: Supervisor) -> Iterator[Path]:
 _subnets = itertools.count(1)
 
 
+def new_cluster(
+    session_root: Path, supervisor: Supervisor, objects: list[dict[str, Any]], namespace: str, label: str
+) -> Cluster:
+    """A fresh cluster: its own pod addresses (a /24 of 127.77/16) and directories under the session's."""
+    subnet = next(_subnets)
+    # Short: PostgreSQL's socket path must stay under 107 bytes.
+    root = session_root / f"c{subnet}"
+    root.mkdir()
+    (root / "test.txt").write_text(label + "\n")
+    if supervisor.run_as:
+        supervisor.run_as.own(root)
+    return Cluster(root, objects, namespace, supervisor, Secrets(), Network(root, subnet))
+
+
+@contextlib.contextmanager
+def servers_stopped_after(supervisor: Supervisor) -> Iterator[None]:
+    """Stops every server started inside the block when it ends, however it ends."""
+    started_before = set(map(id, supervisor.servers))
+    try:
+        yield
+    finally:
+        for server in [s for s in supervisor.servers if id(s) not in started_before]:
+            supervisor.stop(server)
+
+
 @pytest.fixture
 def make_cluster(session_root: Path, supervisor: Supervisor, request: pytest.FixtureRequest) -> Iterator[Callable]:
-    """`make_cluster(objects, namespace)`: a fresh cluster for this test (its own addresses and directories);
-    every server it started is stopped when the test ends."""
-    started_before = set(map(id, supervisor.servers))
-    made: list[Cluster] = []
+    """`make_cluster(objects, namespace)`: a fresh cluster for this test; every server it started is stopped
+    when the test ends."""
 
-    def make(objects: list[dict[str, Any]], namespace: str, secrets: Secrets | None = None) -> Cluster:
-        subnet = next(_subnets)
-        # Short: PostgreSQL's socket path must stay under 107 bytes.
-        root = session_root / f"c{subnet}"
-        root.mkdir()
-        (root / "test.txt").write_text(request.node.nodeid + "\n")
-        if supervisor.run_as:
-            supervisor.run_as.own(root)
-        cluster = Cluster(root, objects, namespace, supervisor, secrets or Secrets(), Network(root, subnet))
-        made.append(cluster)
-        return cluster
+    def make(objects: list[dict[str, Any]], namespace: str) -> Cluster:
+        return new_cluster(session_root, supervisor, objects, namespace, request.node.nodeid)
 
-    yield make
-    for server in [s for s in supervisor.servers if id(s) not in started_before]:
-        supervisor.stop(server)
+    with servers_stopped_after(supervisor):
+        yield make

@@ -149,10 +149,7 @@ def test_postgres_dump_failing_half_way_leaves_nothing_that_looks_like_a_complet
 def _redis_with_keys(cluster, count: int = 200, size: int = 16):
     primary = cluster.pod("StatefulSet", "redis", 0).container("redis")
     redis.start(primary)
-    script = "for i=1,%d do redis.call('SET', 'key:' .. i, string.rep(string.format('%%08d', i), %d)) end" % (
-        count,
-        size,
-    )
+    script = f"for i=1,{count} do redis.call('SET', 'key:' .. i, string.rep(string.format('%08d', i), {size})) end"
     assert redis.cli(primary, "EVAL", script, "0").returncode == 0
     return primary
 

@@ -77,7 +77,7 @@ def _login(container, server, user: str, database: str, password: str):
 
 
 def test_bootstrap_job_creates_the_service_user_owning_its_database_with_a_metacharacter_password(bootstrap):
-    cluster, container, server, _ = bootstrap
+    _, container, server, _ = bootstrap
     result = container.run(timeout=60)
     assert result.returncode == 0, f"bootstrap Job failed:\n{result.stdout}\n{result.stderr}"
     user, database = container.argv[2].split("=", 1)[1], container.argv[4].split("=", 1)[1]
