@@ -1,0 +1,138 @@
+"""MongoDB's pod programs, checked without a server: MongoDB has no server package that installs here (not
+in Debian; the npm/PyPI packages that provide one download binaries at run time, which cannot be fetched).
+
+What is checked, on the scripts as the rendered ConfigMap holds them and with the containers' env from the
+prod stack's render:
+- every shell script parses (`bash -n`) and every mongosh script parses (`node --check`; mongosh is
+  JavaScript on Node, and these scripts use no mongosh-only syntax);
+- the replica-set reconciler's and the user bootstrap's decisions, run unchanged by Node with mongosh's
+  globals stubbed (tests/dataplane/stubs/mongosh.js): what they would ask a server to do;
+- backup-mongodb.sh with a stub `mongodump` that writes its archive: the file naming and the password's path.
+Not checked: anything a real mongod decides (rs.initiate/rs.add results, authentication, initial sync,
+mongodump's archive). Versions: Node 20 here; mongosh 2.x (in mongo:7.0.14) embeds Node 20 as well.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.dataplane.conftest import HERE, chart_namespace, rendered
+
+STACK = "prod"
+CHART = "nexus-database"
+SCRIPTS = "nexus-database-scripts"
+
+
+@pytest.fixture
+def cluster(make_cluster):
+    return make_cluster(rendered(STACK, CHART), chart_namespace(STACK, CHART))
+
+
+def _scripts(cluster) -> dict[str, str]:
+    return dict(cluster.config_map(SCRIPTS))
+
+
+def test_every_shell_script_in_the_scripts_config_map_parses(cluster, tmp_path):
+    for name, text in _scripts(cluster).items():
+        if name.endswith(".sh"):
+            path = tmp_path / name
+            path.write_text(text)
+            shell = "sh" if text.startswith("#!/bin/sh") else "bash"
+            result = subprocess.run([shell, "-n", str(path)], capture_output=True, text=True, check=False)
+            assert result.returncode == 0, f"{name}: {result.stderr}"
+
+
+def test_every_mongosh_script_in_the_scripts_config_map_parses(cluster, tmp_path):
+    node = shutil.which("node")
+    assert node, "node is installed by scripts/dataplane-servers.sh"
+    scripts = {n: t for n, t in _scripts(cluster).items() if n.endswith(".js")}
+    assert {"mongodb-replica-set.js", "mongodb-app-user.js"} <= set(scripts)
+    for name, text in scripts.items():
+        path = tmp_path / name
+        path.write_text(text)
+        result = subprocess.run([node, "--check", str(path)], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+
+
+def _mongosh(container, script_in_pod: str, scenario: dict) -> list[dict]:
+    scenario_file = container.dir / "scenario.json"
+    scenario_file.write_text(json.dumps(scenario))
+    result = container.run(
+        ["node", str(HERE / "stubs" / "mongosh.js"), str(container.path(script_in_pod)), str(scenario_file)], timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _host(cluster, i: int) -> str:
+    return f"cart-mongodb-{i}.cart-mongodb-headless.{cluster.service_domain()}:27017"
+
+
+def test_replica_set_script_initiates_a_new_set_with_pod_zero_by_its_stable_name(cluster):
+    sidecar = cluster.pod("StatefulSet", "cart-mongodb", 0).container("replica-set")
+    calls = _mongosh(sidecar, "/scripts/mongodb-replica-set.js", {"status": {"ok": 0, "code": 94}})
+    initiate = [c for c in calls if c["call"] == "rs.initiate"]
+    assert initiate == [
+        {"call": "rs.initiate", "args": [{"_id": "cart-rs", "members": [{"_id": 0, "host": _host(cluster, 0)}]}]}
+    ]
+    connect = next(c for c in calls if c["call"] == "connect")["args"][0]
+    assert connect.startswith("mongodb://root:") and connect.endswith("@127.0.0.1:27017/admin?directConnection=true")
+
+
+def test_replica_set_script_adds_one_missing_member_per_round_and_never_removes(cluster):
+    sidecar = cluster.pod("StatefulSet", "cart-mongodb", 0).container("replica-set")
+    assert sidecar.env["REPLICAS"] == "3"
+    scenario = {"status": {"ok": 1}, "writablePrimary": True, "members": [_host(cluster, 0), "old-member:27017"]}
+    calls = _mongosh(sidecar, "/scripts/mongodb-replica-set.js", scenario)
+    assert [c for c in calls if c["call"].startswith("rs.")] == [{"call": "rs.add", "args": [_host(cluster, 1)]}]
+    complete = {**scenario, "members": [_host(cluster, i) for i in range(3)]}
+    assert not [
+        c for c in _mongosh(sidecar, "/scripts/mongodb-replica-set.js", complete) if c["call"].startswith("rs.")
+    ]
+    secondary = {**scenario, "writablePrimary": False}
+    assert not [
+        c for c in _mongosh(sidecar, "/scripts/mongodb-replica-set.js", secondary) if c["call"].startswith("rs.")
+    ]
+
+
+def test_app_user_script_creates_the_service_user_with_read_write_on_its_database_only(cluster):
+    mongod = cluster.pod("StatefulSet", "cart-mongodb", 0).container("mongodb")
+    calls = _mongosh(mongod, "/docker-entrypoint-initdb.d/10-app-user.js", {"status": {"ok": 1}})
+    users = [c for c in calls if c["call"] == "createUser"]
+    env = mongod.env
+    assert users == [
+        {
+            "call": "createUser",
+            "db": env["MONGO_INITDB_DATABASE"],
+            "args": [
+                {
+                    "user": env["MONGO_APP_USERNAME"],
+                    "pwd": env["MONGO_APP_PASSWORD"],
+                    "roles": [{"role": "readWrite", "db": env["MONGO_INITDB_DATABASE"]}],
+                }
+            ],
+        }
+    ]
+
+
+def test_mongodb_backup_script_names_the_archive_only_once_mongodump_finished(cluster):
+    job = cluster.pod("CronJob", "cart-mongodb-backup").container("backup")
+    stub = job.bin_dir / "mongodump"
+    stub.write_text(
+        "#!/bin/sh\n# stand-in: records its arguments and config, writes an archive\n"
+        f'printf "%s\\n" "$@" > {job.dir}/mongodump.args\ncat "$2" > {job.dir}/mongodump.config\n'
+        'for a in "$@"; do case "$a" in --archive=*) echo archive > "${a#--archive=}";; esac; done\n'
+    )
+    stub.chmod(0o755)
+    result = job.run(timeout=30)
+    assert result.returncode == 0, result.stderr
+    backups = sorted(p.name for p in (job.path("/backups") / "cart-mongodb").iterdir())
+    assert len(backups) == 1 and backups[0].endswith(".archive.gz") and not backups[0].startswith("."), backups
+    args = (job.dir / "mongodump.args").read_text()
+    assert job.env["MONGO_ROOT_PASSWORD"] not in args
+    assert yaml.safe_load((job.dir / "mongodump.config").read_text()) == {"password": job.env["MONGO_ROOT_PASSWORD"]}
