@@ -35,9 +35,17 @@ READS_SECRET: dict[str, dict[str, Any]] = {
         "mongodb": {"databases": {"cart": {"existingSecret": SECRET}}},
         "backup": {"enabled": True},
     },
-    "core-pipeline": {"secret": {"existingSecret": SECRET}},
+    # Read only through operator-supplied pod-spec fragments: the chart's own credentials are another Secret.
+    "core-pipeline": {
+        "secret": {"existingSecret": "core-pipeline-credentials"},
+        "extraVolumes": [{"name": "certs", "secret": {"secretName": SECRET}}],
+        "extraVolumeMounts": [{"name": "certs", "mountPath": "/certs", "readOnly": True}],
+    },
     "fluxiondb": {"secret": {"create": False, "name": SECRET}},
-    "api-gateway": {"existingSecret": SECRET},
+    "api-gateway": {
+        "existingSecret": "api-gateway-credentials",
+        "extraEnv": [{"name": "EXTRA_TOKEN", "valueFrom": {"secretKeyRef": {"name": SECRET, "key": "token"}}}],
+    },
     "order-command-service": {"existingSecret": SECRET},
     "order-query-service": {"existingSecret": SECRET, "persistence": {"enabled": True}},
 }

@@ -17,3 +17,28 @@ checksum/secret-{{ $name }}: {{ index $given $name | toString | quote }}
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+The Secrets referenced by pod-spec fragments the operator passes (extraEnv, extraVolumes, initContainers...), as a
+JSON list: env valueFrom.secretKeyRef, envFrom secretRef and Secret volumes. (dict "env" list "volumes" list
+"containers" list), each optional. Callers add them to the "reads" of nexus-lib.checksums.
+*/}}
+{{- define "nexus-lib.secretsReferenced" -}}
+{{- $names := list }}
+{{- $envs := get . "env" | default list }}
+{{- $envFrom := list }}
+{{- range (get . "containers" | default list) }}
+{{- $envs = concat $envs (get . "env" | default list) }}
+{{- $envFrom = concat $envFrom (get . "envFrom" | default list) }}
+{{- end }}
+{{- range $envs }}
+{{- with (dig "valueFrom" "secretKeyRef" "name" "" .) }}{{- $names = append $names . }}{{- end }}
+{{- end }}
+{{- range $envFrom }}
+{{- with (dig "secretRef" "name" "" .) }}{{- $names = append $names . }}{{- end }}
+{{- end }}
+{{- range (get . "volumes" | default list) }}
+{{- with (dig "secret" "secretName" "" .) }}{{- $names = append $names . }}{{- end }}
+{{- end }}
+{{- $names | uniq | toJson }}
+{{- end }}

@@ -244,7 +244,8 @@ spec:
   template:
     metadata:
       annotations:
-        {{- include "nexus-lib.checksums" (dict "context" . "owned" $owned "reads" (list (include "nexus-lib.spring.secretName" .))) | nindent 8 }}
+        {{- $reads := prepend (include "nexus-lib.secretsReferenced" (dict "env" .Values.extraEnv) | fromJsonArray) (include "nexus-lib.spring.secretName" .) }}
+        {{- include "nexus-lib.checksums" (dict "context" . "owned" $owned "reads" $reads) | nindent 8 }}
         {{- if .Values.metrics.enabled }}
         prometheus.io/scrape: "true"
         prometheus.io/path: {{ .Values.metrics.path | quote }}
