@@ -273,3 +273,70 @@ kafka.zookeeper.replicas={{ .Values.kafka.zookeeper.replicas }}: a ZooKeeper ens
 metrics.serviceMonitor.enabled needs metrics.enabled (the exporters it scrapes)
 {{ end }}
 {{- end }}
+
+{{/*
+The ingress rules of one database's NetworkPolicy (networkPolicy.mode basic or strict), as YAML:
+(dict "context" $ "workload" <item>).
+*/}}
+{{- define "nexus-database.networkPolicyIngress" -}}
+{{- $root := .context }}
+{{- $mode := $root.Values.networkPolicy.mode }}
+{{- $ctx := dict "context" $root "component" .workload.component }}
+{{- $port := .workload.port }}
+{{- with .workload }}
+{{- if eq $mode "basic" }}
+# The data tier's own pods: replication, backups, Kafka to ZooKeeper.
+- from:
+    - podSelector:
+        matchLabels:
+          {{- include "nexus-lib.selectorLabels" $root | nindent 10 }}
+{{- if not .internalOnly }}
+# The application namespaces.
+- from:
+    - namespaceSelector:
+        matchExpressions:
+          - key: kubernetes.io/metadata.name
+            operator: In
+            values: {{ $root.Values.networkPolicy.allowedNamespaces | toJson }}
+  ports:
+    - {protocol: TCP, port: {{ $port }}}
+{{- end }}
+{{- else }}
+# strict: only this database's own members and its backup job...
+- from:
+    - podSelector:
+        matchLabels:
+          {{- include "nexus-lib.selectorLabels" $ctx | nindent 10 }}
+    - podSelector:
+        matchLabels:
+          nexus.io/backup-of: {{ .component }}
+    {{- if eq .kind "zookeeper" }}
+    # ...the brokers, for ZooKeeper...
+    - podSelector:
+        matchLabels:
+          {{- include "nexus-lib.selectorLabels" (dict "context" $root "component" "kafka") | nindent 10 }}
+    {{- end }}
+{{- range .allowFrom }}
+# ...and the peers this database's allow list names.
+- from:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ .namespace }}
+      {{- with .podLabels }}
+      podSelector:
+        matchLabels:
+          {{- range $key, $value := . }}
+          {{ $key }}: {{ $value | quote }}
+          {{- end }}
+      {{- end }}
+  ports:
+    - {protocol: TCP, port: {{ $port }}}
+{{- end }}
+{{- end }}
+{{- if and $root.Values.metrics.enabled .metricsPort }}
+# Exporter metrics carry no credentials; the scraper's namespace varies by cluster.
+- ports:
+    - {protocol: TCP, port: {{ .metricsPort }}}
+{{- end }}
+{{- end }}
+{{- end }}
