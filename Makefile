@@ -22,7 +22,7 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed ## Create the virtualenv with the pinned Python dependencies
 
-toolchain: ## Build or find the pinned pulumi CLI, language host, plugins, helm and the local cluster's binaries (into .tools/)
+toolchain: venv ## Build or find the pinned pulumi CLI, language host, plugins, helm and the local cluster's binaries (into .tools/)
 	@bash scripts/toolchain.sh
 	@bash scripts/local-cluster.sh build
 
@@ -48,10 +48,10 @@ test-cluster: venv toolchain ## pulumi up against the local API server
 test-dataplane: venv toolchain ## The programs inside our pods, run against real servers on loopback
 	@$(PULUMI_ENV) && $(PYTHON) -m pytest -m dataplane
 
-cluster-up: ## Start the local Kubernetes control plane on 127.0.0.1
+cluster-up: venv ## Start the local Kubernetes control plane on 127.0.0.1
 	@bash scripts/local-cluster.sh start
 
-cluster-down: ## Stop the local control plane
+cluster-down: venv ## Stop the local control plane
 	@bash scripts/local-cluster.sh stop
 
 up: venv toolchain ## Deploy STACK (default dev); starts the local control plane when no kubeconfig is configured
@@ -64,6 +64,5 @@ bench: venv toolchain ## Measure preview times and scaling; writes docs/benchmar
 	@$(PYTHON) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	@$(PULUMI_ENV) && $(PYTHON) -m bench.run $(BENCH_ARGS)
 
-clean: ## Remove local state, rendered output and the local cluster (keeps .tools and Go caches)
-	@bash scripts/local-cluster.sh stop || true
-	@rm -rf .pulumi-state .rendered .scratch .local-cluster
+clean: ## Remove local state and the local clusters (keeps .tools); refuses while a local stack has resources
+	@bash scripts/local-cluster.sh clean

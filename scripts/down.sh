@@ -3,13 +3,9 @@
 # (STACK on a configured cluster, else STACK-local), then the local control plane is stopped if
 # up.sh started it. PVCs and namespaces that hold data are retained by the program on destroy.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-# shellcheck disable=SC1091
-source scripts/pulumi-env.sh
-# shellcheck disable=SC1091
-source scripts/local-cluster/target.sh
+# (enters the repository and sources scripts/pulumi-env.sh)
+# shellcheck source=local-cluster/target.sh
+source "$(dirname "${BASH_SOURCE[0]}")/local-cluster/target.sh"
 
 STACK="${1:-dev}"
 DEPLOY="$(nexus_deploy_stack "$STACK")"

@@ -11,13 +11,9 @@
 #   operator secrets where the stack requires them (staging, prod; dev generates its own).
 # Then: the stack outputs with secrets masked and a one-screen summary of what runs.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-# shellcheck disable=SC1091
-source scripts/pulumi-env.sh
-# shellcheck disable=SC1091
-source scripts/local-cluster/target.sh
+# (enters the repository and sources scripts/pulumi-env.sh)
+# shellcheck source=local-cluster/target.sh
+source "$(dirname "${BASH_SOURCE[0]}")/local-cluster/target.sh"
 
 STACK="${1:-dev}"
 [ -f "Pulumi.$STACK.yaml" ] || { echo "up.sh: no stack file Pulumi.$STACK.yaml" >&2; exit 2; }

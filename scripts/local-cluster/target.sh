@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # Sourced by scripts/up.sh and scripts/down.sh: which cluster and which stack a local command targets.
+# Sourcing it also enters the repository and sources scripts/pulumi-env.sh (pinned tools, backend).
 #
 # nexus_kubeconfig_configured STACK -> 0 when the user pointed Pulumi at a cluster: $KUBECONFIG set,
 #   ~/.kube/config present, or the stack file sets nexus-platform:kubernetes.kubeconfig or .context.
@@ -7,6 +8,9 @@
 #   derived STACK-local on the loopback control plane.
 
 NEXUS_ROOT="${NEXUS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+cd "$NEXUS_ROOT"
+# shellcheck source=../pulumi-env.sh
+source "$NEXUS_ROOT/scripts/pulumi-env.sh"
 NEXUS_PYTHON="${NEXUS_PYTHON:-$NEXUS_ROOT/.venv/bin/python}"
 # Marks a control plane that scripts/up.sh started, so scripts/down.sh stops only that one.
 NEXUS_STARTED_MARKER="$NEXUS_ROOT/.local-cluster/started-by-make-up"

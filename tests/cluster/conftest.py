@@ -1,12 +1,13 @@
-"""Cluster-tier fixtures: the loopback control plane (scripts/local-cluster.sh), a copy of the program
-that deploys to it, and a kubectl that reads what is there.
+"""Cluster-tier fixtures: a loopback control plane of the tier's own, a copy of the program that deploys
+to it, and a kubectl that reads what is there.
 
-The cluster is started once per session, or a healthy running one is reused; it is stopped at the end
-only if this session started it. The program's namespaces are fixed names, so the tier's stacks run one
-after another (dev, then the prod-shaped one), each destroyed before the next, and leftovers of the
-program that the cluster holds before a stack starts (retained namespaces and their claims, from
-`make down` or an earlier run) are deleted first. A deployment of the program that still runs there (a
-`make up`) is never touched: the tier fails and says how to remove it.
+The tier never uses the cluster `make up` deploys to, nor its state: it starts the `test` instance of
+tooling.local_cluster (state in `.local-cluster-test/`, ports LOCAL_TEST_PORT_OFFSET above make up's) with
+its data wiped, once per session, and stops it at the end (its logs stay for a look after a failure). The
+program copy has a backend of its own (tooling.engine), so `.pulumi-state/` is not touched either. The
+program's namespaces are fixed names, so the tier's stacks run one after another (dev, then the
+prod-shaped one), each destroyed before the next, and what a stack's destroy retained (namespaces and
+their claims) is deleted before the next one starts.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import Any
 import pytest
 
 from tooling.engine import ProgramCopy, ToolchainMissing
-from tooling.paths import REPO_ROOT, TOOLS_BIN
+from tooling.local_cluster import ClusterError, LocalCluster, instance
+from tooling.local_cluster.binaries import BuildError
+from tooling.paths import TOOLS_BIN
 
-LOCAL_CLUSTER = REPO_ROOT / "scripts" / "local-cluster.sh"
 KUBECTL = TOOLS_BIN / "kubectl"
 # Namespaces the program creates (every stack), and which the tier clears before a stack starts.
 PROGRAM_NAMESPACES = (
@@ -50,6 +52,19 @@ class Kubectl:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
         return proc
 
+    def apply(self, namespace: str, *objects: dict[str, Any]) -> None:
+        manifest = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)})
+        proc = subprocess.run(
+            [str(KUBECTL), "--kubeconfig", self.kubeconfig, "-n", namespace, "apply", "-f", "-"],
+            input=manifest,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise AssertionError(f"kubectl apply failed: {proc.stderr}")
+
     def get(self, kind: str, namespace: str | None = None, name: str | None = None) -> dict[str, Any]:
         where = ["-n", namespace] if namespace else ["-A"]
         return json.loads(self.run("get", kind, *([name] if name else []), *where, "-o", "json").stdout)
@@ -62,34 +77,26 @@ class Kubectl:
         return self.run("get", kind, name, *where, check=False).returncode == 0
 
     def clear_program_namespaces(self) -> None:
-        """Delete what an earlier deployment of the program retained (namespaces, claims); refuse to touch
-        one that still runs, which belongs to someone's `make up`."""
+        """Delete what an earlier stack of this tier retained on destroy (namespaces and their claims)."""
         present = [ns for ns in PROGRAM_NAMESPACES if self.exists("namespace", None, ns)]
-        running = [
-            f"{ns}/{w['metadata']['name']}" for ns in present for w in self.items("deployments,statefulsets", ns)
-        ]
-        if running:
-            pytest.fail(
-                f"the local cluster runs a deployment of this program ({', '.join(running[:3])}, ...): "
-                "remove it with `make down` (or `scripts/local-cluster.sh reset`) before the cluster tier"
-            )
         if present:
             self.run("delete", "namespace", *present, "--wait=true", "--timeout=240s")
 
 
 @pytest.fixture(scope="session")
 def kubeconfig() -> Iterator[str]:
-    if not KUBECTL.exists():
-        pytest.fail("the local cluster's binaries are missing: run `make toolchain`")
-    running = subprocess.run(["bash", str(LOCAL_CLUSTER), "status"], capture_output=True, check=False).returncode == 0
-    started = subprocess.run(
-        ["bash", str(LOCAL_CLUSTER), "start"], capture_output=True, text=True, timeout=600, check=False
-    )
-    if started.returncode != 0:
-        pytest.fail(f"scripts/local-cluster.sh start failed:\n{started.stderr[-4000:]}")
-    yield started.stdout.strip()
-    if not running:
-        subprocess.run(["bash", str(LOCAL_CLUSTER), "stop"], capture_output=True, timeout=120, check=False)
+    """The tier's own cluster (the `test` instance), started with its data wiped and stopped at the end."""
+    cluster = LocalCluster(instance("test"))
+    try:
+        with cluster.lock():
+            path = cluster.start(fresh=True)
+    except (ClusterError, BuildError) as error:
+        pytest.fail(f"the cluster tier's own local cluster did not start: {error}")
+    try:
+        yield str(path)
+    finally:
+        with cluster.lock():
+            cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -165,9 +165,7 @@ class LocalCluster:
             *("--client-cert-auth", "--trusted-ca-file", str(pki / "ca.crt")),
             *("--quota-backend-bytes", "2147483648", "--snapshot-count", "10000", "--log-level", "warn"),
         )
-        etcd = Client(ports.etcd_client, pki, "apiserver-etcd-client", timeout=2)
-        wait_for("etcd", 60, lambda: etcd.ok("/health", '"health":"true"'))
-
+        # The API server is started right away: it retries etcd until etcd serves (a fraction of a second).
         self.log(f"starting kube-apiserver on {inst.server}")
         launch(
             "kube-apiserver",
@@ -183,6 +181,8 @@ class LocalCluster:
             *("--service-cluster-ip-range", SERVICE_CIDR, "--endpoint-reconciler-type", "none"),
             *("--authorization-mode", "RBAC", "--allow-privileged=true", "--profiling=false"),
         )
+        etcd = Client(ports.etcd_client, pki, "apiserver-etcd-client", timeout=2)
+        wait_for("etcd", 60, lambda: etcd.ok("/health", '"health":"true"'))
         wait_for("kube-apiserver /readyz", 120, self.apiserver_ready)
         self.log(f"kube-apiserver ready ({time.monotonic() - started:.1f}s)")
 
@@ -200,6 +200,9 @@ class LocalCluster:
             *("--use-service-account-credentials=true", "--service-cluster-ip-range", SERVICE_CIDR),
             *("--cluster-signing-cert-file", str(pki / "ca.crt"), "--cluster-signing-key-file", str(pki / "ca.key")),
             *("--controllers", CONTROLLERS, "--profiling=false"),
+            # Each controller has a client of its own (service-account credentials) and the default 20
+            # requests/s, shared, made a fresh start wait ~5 s for the controllers' tokens: loopback, one user.
+            *("--kube-api-qps", "200", "--kube-api-burst", "400"),
         )
         launch(
             "kube-scheduler",

@@ -78,12 +78,18 @@ class Processes:
         self.run_dir = state_dir / "run"
         self.logs = state_dir / "logs"
         self.log = log
+        # The processes this object launched: their liveness comes from the kernel's wait status, not from
+        # /proc/PID/cmdline, which for a moment after exec may not show the new command line yet.
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
 
     def ours(self, pid: int) -> bool:
         return any(self.marker in arg for arg in cmdline(pid))
 
     def pid_of(self, name: str) -> int | None:
         """The recorded pid, only if that process is still this instance's component."""
+        child = self.children.get(name)
+        if child is not None:
+            return child.pid if child.poll() is None else None
         try:
             pid = int((self.run_dir / f"{name}.pid").read_text().strip())
         except (OSError, ValueError):
@@ -91,6 +97,9 @@ class Processes:
         return pid if self.ours(pid) else None
 
     def alive(self, name: str) -> bool:
+        child = self.children.get(name)
+        if child is not None:
+            return child.poll() is None
         pid = self.pid_of(name)
         return pid is not None and running(pid)
 
@@ -115,6 +124,7 @@ class Processes:
                 close_fds=True,  # (the start lock stays ours)
             )
         (self.run_dir / f"{name}.pid").write_text(f"{proc.pid}\n")
+        self.children[name] = proc
         return proc.pid
 
     def tail(self, name: str, lines: int = 25) -> str:
@@ -158,6 +168,9 @@ class Processes:
                 time.sleep(0.05)
         for name in names:
             (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+            child = self.children.pop(name, None)
+            if child is not None:
+                child.poll()  # reap it
 
     def stop_strays(self) -> bool:
         strays = found = self.strays()

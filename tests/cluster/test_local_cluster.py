@@ -1,0 +1,190 @@
+"""The loopback control plane itself (tooling.local_cluster), as the program's stacks rely on it: workloads
+become ready on kwok's fake nodes, claims of the default StorageClass bind and can be expanded,
+LoadBalancer Services and Ingresses get an address, claims outlive their StatefulSet; and the tier runs on
+a cluster of its own, never on the one `make up` deploys to.
+
+The tests run in file order on one namespace (what was scripts/local-cluster/smoke-test.sh).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cluster.conftest import Kubectl
+from tooling.local_cluster import instance
+
+pytestmark = pytest.mark.cluster
+
+NS = "local-cluster-smoke"
+
+
+def eventually(check: Callable[[], Any], timeout: float = 60) -> Any:
+    """CHECK's first truthy answer within TIMEOUT seconds, else its last one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.5)
+
+
+def labels(app: str) -> dict[str, Any]:
+    return {"matchLabels": {"app": app}}
+
+
+def pod_template(app: str, image: str, **container: Any) -> dict[str, Any]:
+    return {"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": app, "image": image, **container}]}}
+
+
+def workloads() -> list[dict[str, Any]]:
+    web = pod_template("web", "nginx:1.27", readinessProbe={"httpGet": {"path": "/", "port": 80}})
+    db = pod_template("db", "postgres:16", volumeMounts=[{"name": "data", "mountPath": "/var/lib/postgresql/data"}])
+    claim = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {"replicas": 2, "selector": labels("web"), "template": web},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "db"},
+            "spec": {"clusterIP": "None", "selector": {"app": "db"}, "ports": [{"port": 5432}]},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "db"},
+            "spec": {
+                "serviceName": "db",
+                "replicas": 2,
+                "selector": labels("db"),
+                "template": db,
+                "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": claim}],
+            },
+        },
+    ]
+
+
+def ready_replicas(kubectl: Kubectl, kind: str, name: str) -> int:
+    return kubectl.get(kind, NS, name).get("status", {}).get("readyReplicas") or 0
+
+
+@pytest.fixture(scope="module")
+def smoke(kubectl: Kubectl) -> Iterator[Kubectl]:
+    kubectl.run("create", "namespace", NS)
+    try:
+        assert eventually(lambda: kubectl.exists("serviceaccount", NS, "default"), 30)
+        kubectl.apply(NS, *workloads())
+        yield kubectl
+    finally:
+        kubectl.run("delete", "namespace", NS, "--wait=false", check=False)
+
+
+def test_the_tier_runs_on_a_cluster_of_its_own(kubeconfig: str) -> None:
+    own, make_up = instance("test"), instance("default")
+    assert Path(kubeconfig).is_relative_to(own.state_dir)
+    assert not Path(kubeconfig).is_relative_to(make_up.state_dir)
+    server = yaml.safe_load(Path(kubeconfig).read_text())["clusters"][0]["cluster"]["server"]
+    assert server == f"https://127.0.0.1:{own.ports.apiserver}" != make_up.server
+    assert not {port for _, port in own.ports.items()} & {port for _, port in make_up.ports.items()}
+
+
+def test_a_deployment_becomes_ready_on_the_fake_nodes(smoke: Kubectl) -> None:
+    assert eventually(lambda: ready_replicas(smoke, "deployment", "web") == 2, 90)
+    nodes = {
+        pod["spec"].get("nodeName") for pod in smoke.items("pods", NS) if pod["metadata"]["name"].startswith("web")
+    }
+    assert nodes and nodes <= {"kwok-node-0", "kwok-node-1"}
+
+
+def test_the_deployments_service_has_two_ready_endpoints(smoke: Kubectl) -> None:
+    def ready() -> int:
+        slices = smoke.run("get", "endpointslices", "-n", NS, "-l", "kubernetes.io/service-name=web", "-o", "json")
+        items = yaml.safe_load(slices.stdout)["items"]
+        return sum(1 for s in items for e in s.get("endpoints") or [] if e["conditions"].get("ready"))
+
+    assert eventually(lambda: ready() == 2, 30)
+
+
+def test_a_statefulset_becomes_ready_with_bound_claims_of_the_default_class(smoke: Kubectl) -> None:
+    assert eventually(lambda: ready_replicas(smoke, "statefulset", "db") == 2, 120)
+    for claim in ("data-db-0", "data-db-1"):
+        pvc = smoke.get("pvc", NS, claim)
+        assert (pvc["status"]["phase"], pvc["spec"]["storageClassName"]) == ("Bound", "standard"), claim
+
+
+def test_an_expanded_claim_reports_its_new_capacity(smoke: Kubectl) -> None:
+    smoke.run(
+        "patch",
+        "pvc",
+        "data-db-0",
+        "-n",
+        NS,
+        "--type",
+        "merge",
+        "-p",
+        '{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}',
+    )
+    assert smoke.get("pvc", NS, "data-db-0")["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    assert eventually(lambda: smoke.get("pvc", NS, "data-db-0")["status"]["capacity"]["storage"] == "2Gi", 30)
+
+
+def test_a_statefulset_scales_up(smoke: Kubectl) -> None:
+    smoke.run("scale", "statefulset", "db", "-n", NS, "--replicas=3")
+    assert eventually(lambda: ready_replicas(smoke, "statefulset", "db") == 3, 60)
+
+
+def test_load_balancer_services_and_ingresses_get_a_loopback_address(smoke: Kubectl) -> None:
+    backend = {"service": {"name": "web", "port": {"number": 80}}}
+    smoke.apply(
+        NS,
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web-lb"},
+            "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]},
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": "web"},
+            "spec": {
+                "rules": [
+                    {
+                        "host": "web.nexus.test",
+                        "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]},
+                    }
+                ]
+            },
+        },
+    )
+    for kind, name in (("service", "web-lb"), ("ingress", "web")):
+
+        def address(kind: str = kind, name: str = name) -> str | None:
+            ingress = smoke.get(kind, NS, name).get("status", {}).get("loadBalancer", {}).get("ingress") or [{}]
+            return ingress[0].get("ip")
+
+        assert eventually(lambda: address() == "127.0.0.1", 30), f"{kind}/{name}"
+
+
+def test_claims_outlive_their_statefulset(smoke: Kubectl) -> None:
+    smoke.run("delete", "statefulset", "db", "-n", NS, "--wait=true", "--timeout=60s")
+    smoke.run("delete", "deployment", "web", "-n", NS, "--wait=true", "--timeout=60s")
+    assert eventually(lambda: smoke.items("pods", NS) == [], 60)
+    claims = {pvc["metadata"]["name"]: pvc["status"]["phase"] for pvc in smoke.items("pvc", NS)}
+    assert claims == {"data-db-0": "Bound", "data-db-1": "Bound", "data-db-2": "Bound"}
