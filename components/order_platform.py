@@ -33,7 +33,7 @@ from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart, local_chart
 from .kubernetes import create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting, camel_case
-from .secrets import opaque_secret, password_or_generated, secret_checksum
+from .secrets import as_secret, opaque_secret, password_or_generated, secret_checksum
 
 GATEWAY = "api-gateway"
 COMMAND_SERVICE = "order-command-service"
@@ -244,7 +244,7 @@ class OrderPlatform(Exporting, pulumi.ComponentResource):
         secrets = {
             GATEWAY: {KEYCLOAK_CLIENT_SECRET_KEY: keycloak_secret},
             COMMAND_SERVICE: {
-                POSTGRES_PASSWORD_KEY: pulumi.Output.secret(args.event_store.password),
+                POSTGRES_PASSWORD_KEY: as_secret(args.event_store.password),
                 KEYCLOAK_CLIENT_SECRET_KEY: keycloak_secret,
             },
             QUERY_SERVICE: {

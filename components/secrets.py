@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -13,11 +14,27 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+# What determines each generated password, by the Output that holds it: its resource and inputs. A
+# RandomPassword keeps its result until it is replaced, and it is replaced only when these change, so they
+# stand in for the password in checksums (`secret_checksum`): unlike the result, they are known in every
+# preview, including the first one of a new stack.
+_GENERATED: weakref.WeakKeyDictionary[pulumi.Output, str] = weakref.WeakKeyDictionary()
+
 
 def generated_password(resource_name: str, opts: pulumi.ResourceOptions, length: int = 32) -> pulumi.Output[str]:
     """A random alphanumeric password (safe in URLs and shell), secret from birth."""
     password = random.RandomPassword(resource_name, length=length, special=False, opts=opts)
-    return pulumi.Output.secret(password.result)
+    result = pulumi.Output.secret(password.result)
+    _GENERATED[result] = f"random:index/randomPassword:RandomPassword::{resource_name}:length={length}:special=false"
+    return result
+
+
+def as_secret(value: pulumi.Input[str]) -> pulumi.Output[str]:
+    """`value` marked secret; a generated password stays known as generated (for `secret_checksum`)."""
+    secret = pulumi.Output.secret(value)
+    if isinstance(value, pulumi.Output) and value in _GENERATED:
+        _GENERATED[secret] = _GENERATED[value]
+    return secret
 
 
 def password_or_generated(
@@ -25,7 +42,7 @@ def password_or_generated(
 ) -> pulumi.Output[str]:
     """The operator's password (from secret config) when given, else a generated one; secret either way."""
     if given is not None:
-        return pulumi.Output.secret(given)
+        return as_secret(given)
     return generated_password(resource_name, opts)
 
 
@@ -79,9 +96,15 @@ def secret_checksum(data: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]
     """The checksum a chart's `secretChecksums` gets for a Secret the component creates (the charts annotate
     the pods that read it with `checksum/secret-<name>`, so the pods roll when a credential changes).
 
-    The data is a Pulumi secret, so its hash would be one too. It is deliberately unsecret'd: a SHA-256 of
-    high-entropy generated material reveals nothing, and a secret value would turn the whole chart values
-    secret, and previews unreadable. (An operator-chosen weak credential could be guessed offline from its
-    hash; the generated ones cannot.)
+    SHA-256 of the Secret's data, where a generated password counts as what determines it (its
+    RandomPassword's name and inputs, see `_GENERATED`): the password itself is unknown until the first
+    `up`, and an unknown chart value would stop the chart from rendering in that preview (no objects to
+    show, nothing for the policy pack to check). Any other value (a username, an operator-set secret) counts
+    as itself. The hash is deliberately unsecret'd: a SHA-256 of high-entropy generated material reveals
+    nothing, and a secret value would turn the whole chart values secret, and previews unreadable. (An
+    operator-chosen weak credential could be guessed offline from it; the generated ones cannot.)
     """
-    return pulumi.Output.unsecret(pulumi.Output.all(**dict(data)).apply(checksum_of_data))
+    parts = {
+        key: _GENERATED.get(value, value) if isinstance(value, pulumi.Output) else value for key, value in data.items()
+    }
+    return pulumi.Output.unsecret(pulumi.Output.all(**parts).apply(checksum_of_data))

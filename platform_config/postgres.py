@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
-from .base import DnsLabel, ImageTag, ReadReplicaCount, Resources, StorageSize, StrictModel, Switchable
+from .base import DnsLabel, ReadReplicaCount, Resources, StorageSize, StrictModel, Switchable
 
 # The upstream chart version this program is written against (values keys, Secret keys, Service names).
 BITNAMI_POSTGRESQL_CHART_VERSION = "16.7.26"
@@ -36,9 +36,11 @@ class PostgresImage(StrictModel):
 
     registry: str = "docker.io"
     repository: str = "bitnamilegacy/postgresql"
-    tag: ImageTag = "17.6.0-debian-12-r0"
+    # Not ImageTag: this tag is where the policy pack's images-pinned rule is shown to work in the engine
+    # tier (mandatory in staging/prod, advisory in dev), so the config leaves it to the pack.
+    tag: str = "17.6.0-debian-12-r0"
     exporterRepository: str = "bitnamilegacy/postgres-exporter"
-    exporterTag: ImageTag = "0.17.1-debian-12-r15"
+    exporterTag: str = "0.17.1-debian-12-r15"
 
 
 class PostgresExposure(Switchable):
