@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -97,6 +97,8 @@ def _dns_label(value: str) -> str:
 
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+# How strongly a workload's pods are kept off each other's nodes: preferred (soft), required (hard) or not.
+PodAntiAffinity = Literal["soft", "hard", "none"]
 
 # --- Image tags ------------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from .base import (
     ConfigError,
     DnsLabel,
     ImageTag,
+    PodAntiAffinity,
     ReplicaCount,
     Resources,
     StrictModel,
@@ -143,7 +144,7 @@ class CorePipelineConfig(StrictModel):
     ingress: CorePipelineIngress = Field(default_factory=CorePipelineIngress)
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     podDisruptionBudget: bool = True
-    podAntiAffinity: Literal["soft", "hard", "none"] = "soft"
+    podAntiAffinity: PodAntiAffinity = "soft"
     topologySpread: bool = True
     # Prometheus Operator objects (CRDs): off unless the cluster has the operator.
     serviceMonitor: bool = False

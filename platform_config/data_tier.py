@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import DatabaseReplicas, DnsLabel, ImageTag, Resources, StorageSize, StrictModel
+from .base import DatabaseReplicas, DnsLabel, ImageTag, PodAntiAffinity, Resources, StorageSize, StrictModel
 
 # The databases the specification names, each with its database name and service user (the application
 # services are written against these): name -> (database, user).
@@ -234,7 +234,7 @@ class DataTierConfig(StrictModel):
     enabled: bool = False
     namespace: DnsLabel = "data"
     storageClass: str | None = None
-    podAntiAffinity: Literal["none", "soft", "hard"] = "none"
+    podAntiAffinity: PodAntiAffinity = "none"
     podDisruptionBudget: bool = False
     networkPolicy: NetworkPolicyConfig = Field(default_factory=NetworkPolicyConfig)
     backup: BackupConfig = Field(default_factory=BackupConfig)

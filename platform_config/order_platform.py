@@ -13,7 +13,16 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationInfo, model_validator
 
-from .base import AutoscaledReplicas, DnsLabel, ImageTag, Resources, ServiceReplicas, StorageSize, StrictModel
+from .base import (
+    AutoscaledReplicas,
+    DnsLabel,
+    ImageTag,
+    PodAntiAffinity,
+    Resources,
+    ServiceReplicas,
+    StorageSize,
+    StrictModel,
+)
 from .operator_secrets import OPERATOR_SECRETS
 
 NAMESPACE = "order-platform"
@@ -107,7 +116,7 @@ class OrderPlatformConfig(StrictModel):
     logLevel: LogLevel = "INFO"
     podDisruptionBudget: bool = False
     networkPolicy: bool = False
-    podAntiAffinity: Literal["soft", "hard", "none"] = "soft"
+    podAntiAffinity: PodAntiAffinity = "soft"
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     keycloak: KeycloakConfig = Field(default_factory=KeycloakConfig)
     elasticsearch: ElasticsearchConfig = Field(default_factory=ElasticsearchConfig)

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
-from .base import DnsLabel, ReadReplicaCount, Resources, StorageSize, StrictModel, Switchable
+from .base import DnsLabel, PodAntiAffinity, ReadReplicaCount, Resources, StorageSize, StrictModel, Switchable
 
 # The upstream chart version this program is written against (values keys, Secret keys, Service names).
 BITNAMI_POSTGRESQL_CHART_VERSION = "16.7.26"
@@ -65,7 +65,7 @@ class PostgresClusterConfig(StrictModel):
     storageClass: str | None = None
     readReplicaCount: ReadReplicaCount = 0
     resources: Resources = Field(default_factory=lambda: Resources.of("250m", "256Mi", "1", "1Gi"))
-    podAntiAffinity: Literal["soft", "hard", "none"] = "soft"
+    podAntiAffinity: PodAntiAffinity = "soft"
     podDisruptionBudget: bool = False
     metrics: bool = False
     networkPolicy: bool = False
