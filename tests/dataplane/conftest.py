@@ -118,7 +118,8 @@ def servers_stopped_after(supervisor: Supervisor) -> Iterator[None]:
     try:
         yield
     finally:
-        for server in [s for s in supervisor.servers if id(s) not in started_before]:
+        # Last started first: replicas and clients before what they depend on.
+        for server in reversed([s for s in supervisor.servers if id(s) not in started_before]):
             supervisor.stop(server)
 
 

@@ -17,6 +17,7 @@ ignored by the Apache broker (the image's balancer default is the one it sets). 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 
@@ -96,13 +97,14 @@ def test_produce_and_consume_round_trip_with_the_sasl_credentials_from_the_secre
 
 def test_a_wrong_sasl_password_is_refused(broker, caplog):
     cluster, container = broker
+    caplog.set_level(logging.INFO, logger="kafka")
     # kafka-python retries a refused bootstrap until max_block_ms, then reports the timeout; the broker's
     # answer (SASL authentication failed) is what it logs for each attempt.
     with kafka.cluster_dns(cluster.network), pytest.raises(KafkaError):
         config = {**_client_config(container, password="not-the-password"), "request_timeout_ms": 3000}
-        producer = KafkaProducer(**config, max_block_ms=3000, bootstrap_timeout_ms=5000)
+        producer = KafkaProducer(**config, max_block_ms=5000, bootstrap_timeout_ms=10000)
         try:
-            producer.send("orders", b"x").get(timeout=3)
+            producer.send("orders", b"x").get(timeout=5)
         finally:
             producer.close(timeout=2)
     refusals = [r.getMessage() for r in caplog.records if "Authentication failed" in r.getMessage()]
