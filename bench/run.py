@@ -36,6 +36,7 @@ import psutil
 import yaml
 
 from components import core_pipeline, fluxion_tenant, nexus_database, order_platform, postgres_cluster
+from components.helm import has_local_dependencies
 from components.kubernetes import service_host
 from platform_config import PlatformConfig, load_platform_config
 from tooling.engine import ProgramCopy, pulumi_environment
@@ -257,8 +258,9 @@ class Floor:
 
 
 def measure_floor(repeats: int) -> Floor:
-    for service in order_platform.SERVICES:  # file:// library dependency; build output, not measured
-        run_helm("dependency", "build", str(CHARTS_DIR / service))
+    for chart in sorted(CHARTS_DIR.iterdir()):  # file:// library dependency; build output, not measured
+        if has_local_dependencies(str(chart)):
+            run_helm("dependency", "build", str(chart))
     renders = prod_chart_renders(platform_config())
     per_chart = []
     with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 CHARTS_DIR = Path(__file__).resolve().parent.parent / "charts"
 
@@ -34,11 +35,9 @@ def deploy_chart(
     opts: pulumi.ResourceOptions,
     version: str | None = None,
     depends_on: Sequence[pulumi.Resource] = (),
-    dependency_update: bool = False,
 ) -> k8s.helm.v4.Chart:
     """Render and deploy one chart release. `release_name` is fixed (never derived from a random
-    suffix) so the objects' names, and therefore the preview, stay stable. `dependency_update` resolves
-    a chart's `file://` dependencies (library charts) at render time; their archives are not committed."""
+    suffix) so the objects' names, and therefore the preview, stay stable."""
     return k8s.helm.v4.Chart(
         resource_name,
         chart=chart,
@@ -46,7 +45,14 @@ def deploy_chart(
         name=release_name,
         namespace=namespace,
         values=dict(values),
-        dependency_update=dependency_update or None,
+        dependency_update=has_local_dependencies(chart) or None,
         # Helm hooks are rendered as ordinary objects by v4 Chart; the charts keep test hooks off.
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(depends_on))),
     )
+
+
+def has_local_dependencies(chart: str) -> bool:
+    """Whether a chart on disk declares dependencies (ours: the `nexus-lib` library chart, `file://`). Their
+    archives are build output, never committed, so the provider resolves them at render time."""
+    chart_file = Path(chart) / "Chart.yaml"
+    return chart_file.is_file() and bool((yaml.safe_load(chart_file.read_text()) or {}).get("dependencies"))

@@ -301,7 +301,6 @@ class OrderPlatform(Exporting, pulumi.ComponentResource):
                 namespace=namespace.metadata.name,
                 values=values,
                 depends_on=[credentials[service], *upstream[service]],
-                dependency_update=True,
                 opts=child_opts,
             )
 
