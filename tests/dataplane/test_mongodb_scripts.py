@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -136,3 +138,49 @@ def test_mongodb_backup_script_names_the_archive_only_once_mongodump_finished(cl
     args = (job.dir / "mongodump.args").read_text()
     assert job.env["MONGO_ROOT_PASSWORD"] not in args
     assert yaml.safe_load((job.dir / "mongodump.config").read_text()) == {"password": job.env["MONGO_ROOT_PASSWORD"]}
+
+
+def test_keyfile_init_container_copies_the_key_readable_by_its_owner_only(cluster):
+    # Run for real: its `sh -c cp ... && chmod 0400` with the Secret volume and the memory emptyDir.
+    init = cluster.pod("StatefulSet", "cart-mongodb", 0).container("keyfile")
+    result = init.run(timeout=30)
+    assert result.returncode == 0, result.stderr
+    keyfile = init.path("/keyfile") / "keyfile"
+    assert keyfile.read_text() == cluster.secrets.get("cart-mongodb-secret", "replica-set-key")
+    assert keyfile.stat().st_mode & 0o777 == 0o400
+
+
+def _entrypoint_stub(container) -> None:
+    stub = container.bin_dir / "docker-entrypoint.sh"
+    stub.write_text(
+        "#!/bin/sh\n# stand-in for the mongo image's entrypoint: records what it was given\n"
+        f'printf "%s\\n" "$@" > {container.dir}/entrypoint.args\n'
+        f"env | grep ^MONGO_INITDB_ | cut -d= -f1 | sort > {container.dir}/entrypoint.env\n"
+    )
+    stub.chmod(0o755)
+
+
+@pytest.mark.parametrize(("ordinal", "bootstraps_users"), [(0, True), (1, False)])
+def test_mongodb_start_script_lets_only_pod_zero_bootstrap_the_users(cluster, ordinal, bootstraps_users):
+    mongod = cluster.pod("StatefulSet", "cart-mongodb", ordinal).container("mongodb")
+    _entrypoint_stub(mongod)
+    result = mongod.run(timeout=30)
+    assert result.returncode == 0, result.stderr
+    args = (mongod.dir / "entrypoint.args").read_text().split()
+    keyfile = str(mongod.path("/keyfile/keyfile"))  # the pod's /keyfile mount here
+    assert args == ["mongod", "--replSet", "cart-rs", "--bind_ip_all", "--keyFile", keyfile], args
+    root_vars = {"MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD"}
+    seen = set((mongod.dir / "entrypoint.env").read_text().split())
+    assert (root_vars <= seen) is bootstraps_users, seen
+
+
+def test_replica_set_sidecar_on_other_pods_only_sleeps(cluster):
+    sidecar = cluster.pod("StatefulSet", "cart-mongodb", 1).container("replica-set")
+    server = sidecar.start()
+    try:
+        time.sleep(1)
+        assert server.running(), server.log_tail()
+        cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[:2] == [b"sleep", b"infinity"], cmdline
+    finally:
+        cluster.supervisor.stop(server)

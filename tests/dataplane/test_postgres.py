@@ -46,6 +46,9 @@ def test_init_script_creates_the_service_role_owning_its_database_and_the_replic
         f"WHERE rolname IN ('{user}', 'replicator') ORDER BY rolname",
     )
     assert roles.splitlines() == sorted([f"{user}|t|f|f", "replicator|t|t|f"]), roles
+    # The pod's own probes (pg_isready on its address) pass against it.
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert primary.probe(probe).returncode == 0, probe
     # The service user logs in over TCP (as the services do) with the password from its Secret.
     assert (
         psql(
