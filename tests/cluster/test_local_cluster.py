@@ -34,49 +34,36 @@ def eventually(check: Callable[[], Any], timeout: float = 60) -> Any:
         time.sleep(0.5)
 
 
-def labels(app: str) -> dict[str, Any]:
-    return {"matchLabels": {"app": app}}
+def manifest(api_version: str, kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}, "spec": spec}
 
 
-def pod_template(app: str, image: str, **container: Any) -> dict[str, Any]:
-    return {"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": app, "image": image, **container}]}}
+def workload(kind: str, app: str, image: str, replicas: int, **extra: Any) -> dict[str, Any]:
+    mounts = [{"name": c["metadata"]["name"], "mountPath": "/data"} for c in extra.get("volumeClaimTemplates", [])]
+    container = {"name": app, "image": image, **({"volumeMounts": mounts} if mounts else {})}
+    template = {"metadata": {"labels": {"app": app}}, "spec": {"containers": [container]}}
+    spec = {"replicas": replicas, "selector": {"matchLabels": {"app": app}}, "template": template, **extra}
+    return manifest("apps/v1", kind, app, spec)
+
+
+def service(name: str, app: str, port: int, **extra: Any) -> dict[str, Any]:
+    return manifest("v1", "Service", name, {"selector": {"app": app}, "ports": [{"port": port}], **extra})
 
 
 def workloads() -> list[dict[str, Any]]:
-    web = pod_template("web", "nginx:1.27", readinessProbe={"httpGet": {"path": "/", "port": 80}})
-    db = pod_template("db", "postgres:16", volumeMounts=[{"name": "data", "mountPath": "/var/lib/postgresql/data"}])
     claim = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
     return [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "web"},
-            "spec": {"replicas": 2, "selector": labels("web"), "template": web},
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "web"},
-            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "db"},
-            "spec": {"clusterIP": "None", "selector": {"app": "db"}, "ports": [{"port": 5432}]},
-        },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "StatefulSet",
-            "metadata": {"name": "db"},
-            "spec": {
-                "serviceName": "db",
-                "replicas": 2,
-                "selector": labels("db"),
-                "template": db,
-                "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": claim}],
-            },
-        },
+        workload("Deployment", "web", "nginx:1.27", 2),
+        service("web", "web", 80),
+        service("db", "db", 5432, clusterIP="None"),
+        workload(
+            "StatefulSet",
+            "db",
+            "postgres:16",
+            2,
+            serviceName="db",
+            volumeClaimTemplates=[{"metadata": {"name": "data"}, "spec": claim}],
+        ),
     ]
 
 
@@ -150,28 +137,12 @@ def test_a_statefulset_scales_up(smoke: Kubectl) -> None:
 
 
 def test_load_balancer_services_and_ingresses_get_a_loopback_address(smoke: Kubectl) -> None:
-    backend = {"service": {"name": "web", "port": {"number": 80}}}
+    path = {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}
+    rule = {"host": "web.nexus.test", "http": {"paths": [path]}}
     smoke.apply(
         NS,
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "web-lb"},
-            "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]},
-        },
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "metadata": {"name": "web"},
-            "spec": {
-                "rules": [
-                    {
-                        "host": "web.nexus.test",
-                        "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]},
-                    }
-                ]
-            },
-        },
+        service("web-lb", "web", 80, type="LoadBalancer"),
+        manifest("networking.k8s.io/v1", "Ingress", "web", {"rules": [rule]}),
     )
     for kind, name in (("service", "web-lb"), ("ingress", "web")):
 

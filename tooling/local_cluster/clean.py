@@ -54,11 +54,12 @@ def deployed_stacks(backend: Path = LOCAL_BACKEND) -> dict[str, int]:
 
 
 def how_to_remove(stack: str, root: Path = REPO_ROOT) -> str:
+    """The command that destroys STACK, quoted, with a note where it needs one."""
     base = stack.removesuffix("-local")
     if (root / f"Pulumi.{base}.yaml").is_file():
-        hint = f"make down STACK={base}"
-        return hint if base == stack else f"{hint} (destroys {stack} when no kubeconfig is configured)"
-    return f"source scripts/pulumi-env.sh && pulumi destroy --stack {stack}"
+        hint = f"`make down STACK={base}`"
+        return hint if base == stack else f"{hint} (it destroys {stack} when no kubeconfig is configured)"
+    return f"`source scripts/pulumi-env.sh && pulumi destroy --stack {stack}`"
 
 
 def clean(log: Callable[[str], None], root: Path = REPO_ROOT) -> int:
@@ -70,7 +71,7 @@ def clean(log: Callable[[str], None], root: Path = REPO_ROOT) -> int:
         )
         for stack, count in deployed.items():
             what = "an unreadable checkpoint" if count < 0 else f"{count} resources"
-            log(f"  {stack}: {what}; remove them first with `{how_to_remove(stack, root)}`")
+            log(f"  {stack}: {what}; remove them first with {how_to_remove(stack, root)}")
         log("then run `make clean` again. Nothing was deleted.")
         return 1
     for name in INSTANCES:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tooling.local_cluster import binaries, objects
 from tooling.local_cluster.api import Client
-from tooling.local_cluster.config import Instance
+from tooling.local_cluster.config import Instance, Ports
 from tooling.local_cluster.pki import ensure_pki, write_kubeconfigs
 from tooling.local_cluster.processes import COMPONENT_NAMES, Processes, port_free, port_user
 from tooling.paths import REPO_ROOT
@@ -112,19 +112,18 @@ class LocalCluster:
         try:
             self._start(paths, started)
         except BaseException:
-            self.log(f"start failed: stopping what was started (logs: {_short(inst.logs)})")
+            self.log(f"start failed: stopping what was started (logs: {_short(self.procs.logs)})")
             self.stop()
             raise
         return inst.kubeconfig
 
     def check_ports(self) -> None:
-        for field, port in self.instance.ports.items():
+        for name, port in self.instance.ports.items():
             if not port_free(port):
                 user = port_user(port)
-                _, component = self.instance.ports.SETTINGS[field]
                 raise ClusterError(
-                    f"port 127.0.0.1:{port} ({component}) is already in use"
-                    f"{' by ' + user if user else ' by another program'}: {self.instance.port_setting(field)}"
+                    f"port 127.0.0.1:{port} ({Ports.describe(name)[1]}) is already in use"
+                    f"{' by ' + user if user else ' by another program'}: {self.instance.port_setting(name)}"
                 )
 
     def _start(self, paths: dict[str, Path], started: float) -> None:
@@ -147,7 +146,9 @@ class LocalCluster:
                     if not self.procs.alive(name):
                         raise ClusterError(f"{name} exited; last lines of its log:\n{self.procs.tail(name)}")
                 if time.monotonic() > deadline:
-                    raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what} (logs: {_short(inst.logs)})")
+                    raise ClusterError(
+                        f"timed out after {timeout:.0f}s waiting for {what} (logs: {_short(self.procs.logs)})"
+                    )
                 time.sleep(0.1)
 
         etcd_url = f"https://127.0.0.1:{ports.etcd_client}"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from tooling.paths import REPO_ROOT, TOOLS_BIN
 
@@ -70,28 +71,33 @@ class Versions:
         return ".".join(version.lstrip("v").split(".")[:2])
 
 
+def _port(setting: str, component: str) -> Any:
+    return field(metadata={"setting": setting, "component": component})
+
+
 @dataclass(frozen=True)
 class Ports:
-    """The loopback ports of one instance, each with the setting that moves it."""
+    """The loopback ports of one instance; each field names the setting that moves it."""
 
-    apiserver: int
-    etcd_client: int
-    etcd_peer: int
-    controller_manager: int
-    scheduler: int
-    kwok: int
-
-    SETTINGS = {
-        "apiserver": ("LOCAL_APISERVER_PORT", "kube-apiserver"),
-        "etcd_client": ("LOCAL_ETCD_CLIENT_PORT", "etcd (clients)"),
-        "etcd_peer": ("LOCAL_ETCD_PEER_PORT", "etcd (peers)"),
-        "controller_manager": ("LOCAL_KCM_PORT", "kube-controller-manager"),
-        "scheduler": ("LOCAL_SCHEDULER_PORT", "kube-scheduler"),
-        "kwok": ("LOCAL_KWOK_PORT", "kwok"),
-    }
+    apiserver: int = _port("LOCAL_APISERVER_PORT", "kube-apiserver")
+    etcd_client: int = _port("LOCAL_ETCD_CLIENT_PORT", "etcd (clients)")
+    etcd_peer: int = _port("LOCAL_ETCD_PEER_PORT", "etcd (peers)")
+    controller_manager: int = _port("LOCAL_KCM_PORT", "kube-controller-manager")
+    scheduler: int = _port("LOCAL_SCHEDULER_PORT", "kube-scheduler")
+    kwok: int = _port("LOCAL_KWOK_PORT", "kwok")
 
     def items(self) -> list[tuple[str, int]]:
         return [(f.name, getattr(self, f.name)) for f in fields(self)]
+
+    @staticmethod
+    def describe(name: str) -> tuple[str, str]:
+        """(setting, component) of the port field NAME."""
+        meta = next(f.metadata for f in fields(Ports) if f.name == name)
+        return meta["setting"], meta["component"]
+
+    @classmethod
+    def from_settings(cls, conf: Mapping[str, str], offset: int = 0) -> Ports:
+        return cls(**{f.name: int(conf[f.metadata["setting"]]) + offset for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -101,20 +107,10 @@ class Instance:
     ports: Ports
     versions: Versions
     tools_bin: Path
-    # How to move this instance's ports when one is taken (named in the error).
-    port_hint: str
 
     @property
     def pki(self) -> Path:
         return self.state_dir / "pki"
-
-    @property
-    def logs(self) -> Path:
-        return self.state_dir / "logs"
-
-    @property
-    def run(self) -> Path:
-        return self.state_dir / "run"
 
     @property
     def kubeconfig(self) -> Path:
@@ -124,11 +120,11 @@ class Instance:
     def server(self) -> str:
         return f"https://127.0.0.1:{self.ports.apiserver}"
 
-    def port_setting(self, field: str) -> str:
-        setting, _ = Ports.SETTINGS[field]
+    def port_setting(self, name: str) -> str:
+        """What to set when the port field NAME is taken."""
         if self.name == "default":
-            return f"set {setting} to a free port (environment or toolchain/versions.env)"
-        return f"set {self.port_hint} (environment or toolchain/versions.env) to move the whole block"
+            return f"set {Ports.describe(name)[0]} to a free port (environment or toolchain/versions.env)"
+        return "set LOCAL_TEST_PORT_OFFSET (environment or toolchain/versions.env) to move the whole block"
 
 
 def instance(name: str = "default", environ: Mapping[str, str] | None = None) -> Instance:
@@ -143,12 +139,10 @@ def instance(name: str = "default", environ: Mapping[str, str] | None = None) ->
     else:
         state_dir = REPO_ROOT / f".local-cluster-{name}"
         offset = int(conf["LOCAL_TEST_PORT_OFFSET"])
-    ports = Ports(**{field: int(conf[setting]) + offset for field, (setting, _) in Ports.SETTINGS.items()})
     return Instance(
         name=name,
         state_dir=state_dir.resolve(),
-        ports=ports,
+        ports=Ports.from_settings(conf, offset),
         versions=Versions(conf["LOCAL_K8S_VERSION"], conf["LOCAL_ETCD_VERSION"], conf["LOCAL_KWOK_VERSION"]),
         tools_bin=Path(env.get("LOCAL_CLUSTER_TOOLS_BIN") or TOOLS_BIN),
-        port_hint="LOCAL_TEST_PORT_OFFSET",
     )

@@ -87,77 +87,60 @@ def ensure_pki(pki: Path) -> bool:
             serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
         )
 
+    def key_usage(*allowed: str) -> x509.KeyUsage:
+        flags = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment")
+        flags += ("key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+        return x509.KeyUsage(**{flag: flag in allowed for flag in flags})
+
     def name(common_name: str, organization: str | None = None) -> x509.Name:
         parts = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)] if organization else []
         return x509.Name([*parts, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
+    def certificate(
+        subject: x509.Name, key: ec.EllipticCurvePrivateKey, usage: x509.KeyUsage
+    ) -> x509.CertificateBuilder:
+        """What every certificate here has: the CA as issuer, ten years, a critical key usage."""
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(until)
+            .add_extension(usage, critical=True)
+        )
+
+    def save(file: str, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> None:
+        _write(pki / f"{file}.key", key_pem(key), 0o600)
+        _write(pki / f"{file}.crt", cert.public_bytes(serialization.Encoding.PEM), 0o644)
+
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = name("nexus-local-ca")
     ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(until)
+        certificate(ca_name, ca_key, key_usage("key_cert_sign", "crl_sign"))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    _write(pki / "ca.key", key_pem(ca_key), 0o600)
-    _write(pki / "ca.crt", ca.public_bytes(serialization.Encoding.PEM), 0o644)
+    save("ca", ca_key, ca)
     ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
 
     for cert in CERTS:
         key = ec.generate_private_key(ec.SECP256R1())
         usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH] if cert.server else []
         builder = (
-            x509.CertificateBuilder()
-            .subject_name(name(cert.common_name, cert.organization))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(until)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=False)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=True,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
+            certificate(
+                name(cert.common_name, cert.organization), key, key_usage("digital_signature", "key_encipherment")
             )
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=False)
             .add_extension(x509.ExtendedKeyUsage(usages or [ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
         )
         if cert.dns or cert.ips:
             alt = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in cert.ips] + [x509.DNSName(d) for d in cert.dns]
             builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
-        signed = builder.sign(ca_key, hashes.SHA256())
-        _write(pki / f"{cert.name}.key", key_pem(key), 0o600)
-        _write(pki / f"{cert.name}.crt", signed.public_bytes(serialization.Encoding.PEM), 0o644)
+        save(cert.name, key, builder.sign(ca_key, hashes.SHA256()))
 
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     _write(pki / "sa.key", key_pem(sa_key), 0o600)
