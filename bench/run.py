@@ -36,11 +36,10 @@ import psutil
 import yaml
 
 from components import core_pipeline, fluxion_tenant, nexus_database, order_platform, postgres_cluster
-from components.helm import has_local_dependencies
 from components.kubernetes import service_host
 from platform_config import PlatformConfig, load_platform_config
 from tooling.engine import ProgramCopy, pulumi_environment
-from tooling.helm import CHARTS_DIR, helm_binary, run_helm
+from tooling.helm import CHARTS_DIR, build_dependencies, helm_binary, run_helm
 from tooling.paths import BITNAMI_STANDIN, REPO_ROOT
 from tooling.stacks import stack_config
 
@@ -258,9 +257,7 @@ class Floor:
 
 
 def measure_floor(repeats: int) -> Floor:
-    for chart in sorted(CHARTS_DIR.iterdir()):  # file:// library dependency; build output, not measured
-        if has_local_dependencies(str(chart)):
-            run_helm("dependency", "build", str(chart))
+    build_dependencies()  # the file:// library dependency: build output, not measured
     renders = prod_chart_renders(platform_config())
     per_chart = []
     with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:

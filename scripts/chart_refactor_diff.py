@@ -34,18 +34,10 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tooling.helm import render, run_helm  # noqa: E402
+from tooling.helm import OUR_CHARTS, build_dependencies, render  # noqa: E402
 from tooling.paths import BITNAMI_STANDIN, CHARTS_DIR  # noqa: E402
 from tooling.stacks import STACKS, run_stack  # noqa: E402
 
-OUR_CHARTS = (
-    "nexus-database",
-    "core-pipeline",
-    "fluxiondb",
-    "api-gateway",
-    "order-command-service",
-    "order-query-service",
-)
 NEW_VALUES = ("secretChecksums",)
 # What a plain-Helm operator passes at install time (the values files carry no credentials).
 OPERATOR_VALUES: dict[str, dict[str, Any]] = {
@@ -154,10 +146,8 @@ def main() -> int:
     counted = 0
     with tempfile.TemporaryDirectory() as tmp:
         old_charts = extract_charts(args.base, Path(tmp))
-        for chart in OUR_CHARTS:
-            for where in (old_charts, CHARTS_DIR):
-                if (where / chart / "Chart.yaml").read_text().find("dependencies:") >= 0:
-                    run_helm("dependency", "build", str(where / chart))
+        for where in (old_charts, CHARTS_DIR):
+            build_dependencies(where)
         releases = [(stack, chart, inputs) for stack in args.stack or STACKS for chart, inputs in chart_releases(stack)]
         if args.values_files:
             releases += [

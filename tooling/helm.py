@@ -21,6 +21,17 @@ import yaml
 
 from tooling.paths import CHARTS_DIR, TOOLS_BIN
 
+# The charts the platform writes, and the library chart each of them builds on (a `file://` dependency whose
+# packaged archive under the chart's charts/ is build output, ignored by Git).
+LIBRARY_CHART = "nexus-lib"
+OUR_CHARTS = (
+    "nexus-database",
+    "core-pipeline",
+    "fluxiondb",
+    "api-gateway",
+    "order-command-service",
+    "order-query-service",
+)
 # The API version our manifests must be valid for; the local control plane runs the same minor.
 KUBERNETES_SCHEMA_VERSION = "1.34.0"
 # Kinds whose schema is not in core Kubernetes (CRDs): validated only for shape, never by API schema.
@@ -136,3 +147,41 @@ def containers(workload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         spec = spec["jobTemplate"]["spec"]
     pod = spec["template"]["spec"]
     return [*pod.get("initContainers", []), *pod["containers"]]
+
+
+def chart_dependencies(chart_dir: Path) -> list[dict[str, Any]]:
+    """The dependencies a chart's Chart.yaml declares."""
+    return (yaml.safe_load((chart_dir / "Chart.yaml").read_text()) or {}).get("dependencies") or []
+
+
+def build_dependencies(charts_dir: Path = CHARTS_DIR) -> None:
+    """`helm dependency build` for each of our charts under `charts_dir` that declares dependencies, as a plain
+    Helm user runs it once before `helm install`."""
+    for chart in OUR_CHARTS:
+        if chart_dependencies(charts_dir / chart):
+            run_helm("dependency", "build", str(charts_dir / chart))
+
+
+@functools.cache
+def build_work_tree_dependencies() -> None:
+    """`build_dependencies` of the work tree's charts, once per process (tests, the policy and data-plane tiers)."""
+    build_dependencies()
+
+
+def hardening_gaps(container: Mapping[str, Any]) -> list[str]:
+    """How a container falls short of the platform's baseline (non-root, read-only root filesystem, no
+    privilege escalation, unprivileged, every capability dropped, CPU and memory requested and limited)."""
+    context = container.get("securityContext") or {}
+    expected = {
+        "runAsNonRoot": True,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    gaps = [f"securityContext.{k} is {context.get(k)!r}, not {v!r}" for k, v in expected.items() if context.get(k) != v]
+    resources = container.get("resources") or {}
+    for kind in ("requests", "limits"):
+        if set(resources.get(kind) or {}) != {"cpu", "memory"}:
+            gaps.append(f"resources.{kind} are {sorted(resources.get(kind) or {})}, not cpu and memory")
+    return [f"container {container.get('name')}: {gap}" for gap in gaps]

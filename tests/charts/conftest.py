@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.charts.chart_dependencies import build_chart_dependencies
+from tooling.helm import build_work_tree_dependencies
 
 
 @pytest.fixture(scope="session", autouse=True)
 def chart_dependencies_built() -> None:
-    build_chart_dependencies()
+    build_work_tree_dependencies()

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.charts.chart_dependencies import LIBRARY, OUR_CHARTS, dependencies
 from tests.policy.stack_objects import stack_objects
-from tooling.helm import CHARTS_DIR, HelmError, render
+from tooling.helm import CHARTS_DIR, OUR_CHARTS, HelmError, chart_dependencies, render
+from tooling.helm import LIBRARY_CHART as LIBRARY
 from tooling.paths import REPO_ROOT
 from tooling.stacks import STACKS
 
@@ -82,7 +82,9 @@ def annotations(pod_template: Mapping[str, Any]) -> Mapping[str, str]:
 
 @pytest.mark.parametrize("chart", OUR_CHARTS)
 def test_each_chart_depends_on_the_library_chart(chart):
-    assert [(d["name"], d["repository"]) for d in dependencies(chart)] == [(LIBRARY, f"file://../{LIBRARY}")]
+    assert [(d["name"], d["repository"]) for d in chart_dependencies(CHARTS_DIR / chart)] == [
+        (LIBRARY, f"file://../{LIBRARY}")
+    ]
 
 
 @pytest.mark.parametrize("chart", OUR_CHARTS)

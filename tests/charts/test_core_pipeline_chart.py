@@ -140,20 +140,16 @@ def test_the_chart_version_is_v2_and_app_version_is_the_default_image_tag():
 
 @sources
 @environments
-def test_liveness_probes_health_with_the_specified_timings(source, env):
-    probe = app_container(rendered_env(source, env))["livenessProbe"]
-    assert probe["httpGet"] == {"path": "/health", "port": "http"}
-    timings = (probe["initialDelaySeconds"], probe["periodSeconds"], probe["timeoutSeconds"], probe["failureThreshold"])
-    assert timings == (30, 10, 5, 3)
-
-
-@sources
-@environments
-def test_readiness_probes_ok_with_the_specified_timings(source, env):
-    probe = app_container(rendered_env(source, env))["readinessProbe"]
-    assert probe["httpGet"] == {"path": "/ok", "port": "http"}
-    timings = (probe["initialDelaySeconds"], probe["periodSeconds"], probe["timeoutSeconds"], probe["failureThreshold"])
-    assert timings == (10, 5, 3, 3)
+@pytest.mark.parametrize(
+    ("probe_kind", "path", "timings"),
+    [("livenessProbe", "/health", (30, 10, 5, 3)), ("readinessProbe", "/ok", (10, 5, 3, 3))],
+    ids=["liveness", "readiness"],
+)
+def test_probes_call_the_specified_path_with_the_specified_timings(source, env, probe_kind, path, timings):
+    probe = app_container(rendered_env(source, env))[probe_kind]
+    assert probe["httpGet"] == {"path": path, "port": "http"}
+    got = (probe["initialDelaySeconds"], probe["periodSeconds"], probe["timeoutSeconds"], probe["failureThreshold"])
+    assert got == timings
 
 
 def test_the_service_forwards_port_80_to_the_named_container_port_3000():

@@ -12,8 +12,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from tests.charts.chart_dependencies import build_chart_dependencies
-from tooling.helm import render
+from tooling.helm import build_work_tree_dependencies, render
 from tooling.paths import BITNAMI_STANDIN
 from tooling.stacks import run_stack
 
@@ -23,7 +22,7 @@ CHART = "kubernetes:helm.sh/v4:Chart"
 def _chart_objects(resource_name: str, inputs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     namespace = inputs.get("namespace") or "default"
     # Our charts' nexus-lib archives (build output, ignored by Git), built once for every tier that renders stacks.
-    build_chart_dependencies()
+    build_work_tree_dependencies()
     rendered = render(
         inputs["chart"],
         inputs.get("values"),
