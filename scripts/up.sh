@@ -73,7 +73,7 @@ if [ "$DEPLOY" != "$STACK" ] && [ "$STACK" != dev ]; then
     # (`config get` of an unset key prints nothing and may still exit 0)
     if [ -z "$(pulumi config get "nexus-platform:$key" --stack "$DEPLOY" --non-interactive 2>/dev/null)" ]; then
       echo "local stack: generating operator secret nexus-platform:$key (set by an operator on real stacks)" >&2
-      pulumi config set --secret "nexus-platform:$key" "$(openssl rand -hex 24)" --stack "$DEPLOY" --non-interactive
+      pulumi config set --secret "nexus-platform:$key" "$("$NEXUS_PYTHON" -c 'import secrets; print(secrets.token_hex(24))')" --stack "$DEPLOY" --non-interactive
     fi
   done
 fi
