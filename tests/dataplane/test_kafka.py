@@ -22,8 +22,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.errors import KafkaError
 
 from tests.dataplane.conftest import chart_namespace, new_cluster, rendered, servers_stopped_after
 from tooling.dataplane import kafka
@@ -58,14 +56,23 @@ def _client_config(broker, password: str | None = None) -> dict:
     }
 
 
+def _client():
+    """kafka-python, imported here so the other tiers collect this module without it installed."""
+    import kafka as client
+    import kafka.errors
+
+    return client, kafka.errors
+
+
 def test_broker_takes_its_id_from_the_ordinal_and_advertises_its_headless_name(broker):
+    client, _ = _client()
     cluster, container = broker
     properties = (container.path("/etc/kafka") / "kafka.properties").read_text().splitlines()
     assert "broker.id=0" in properties
     name = f"kafka-0.kafka-headless.{cluster.service_domain()}"
     assert f"advertised.listeners=INTERNAL://{name}:9092" in properties
     with kafka.cluster_dns(cluster.network):
-        admin = KafkaAdminClient(**_client_config(container))
+        admin = client.KafkaAdminClient(**_client_config(container))
         try:
             brokers = admin.describe_cluster()["brokers"]
         finally:
@@ -74,15 +81,16 @@ def test_broker_takes_its_id_from_the_ordinal_and_advertises_its_headless_name(b
 
 
 def test_produce_and_consume_round_trip_with_the_sasl_credentials_from_the_secret(broker):
+    client, _ = _client()
     cluster, container = broker
     topic, message = f"orders-{uuid.uuid4().hex[:8]}", b"order 1 placed"
     with kafka.cluster_dns(cluster.network):
-        producer = KafkaProducer(**_client_config(container), acks="all")
+        producer = client.KafkaProducer(**_client_config(container), acks="all")
         try:
             producer.send(topic, message).get(timeout=60)
         finally:
             producer.close()
-        consumer = KafkaConsumer(
+        consumer = client.KafkaConsumer(
             topic, **_client_config(container), auto_offset_reset="earliest", consumer_timeout_ms=20000, group_id=None
         )
         try:
@@ -96,13 +104,14 @@ def test_produce_and_consume_round_trip_with_the_sasl_credentials_from_the_secre
 
 
 def test_a_wrong_sasl_password_is_refused(broker, caplog):
+    client, errors = _client()
     cluster, container = broker
     caplog.set_level(logging.INFO, logger="kafka")
     # kafka-python retries a refused bootstrap until max_block_ms, then reports the timeout; the broker's
     # answer (SASL authentication failed) is what it logs for each attempt.
-    with kafka.cluster_dns(cluster.network), pytest.raises(KafkaError):
+    with kafka.cluster_dns(cluster.network), pytest.raises(errors.KafkaError):
         config = {**_client_config(container, password="not-the-password"), "request_timeout_ms": 3000}
-        producer = KafkaProducer(**config, max_block_ms=5000, bootstrap_timeout_ms=10000)
+        producer = client.KafkaProducer(**config, max_block_ms=5000, bootstrap_timeout_ms=10000)
         try:
             producer.send("orders", b"x").get(timeout=5)
         finally:
