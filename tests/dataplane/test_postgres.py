@@ -17,6 +17,7 @@ from tests.dataplane.conftest import chart_namespace, rendered
 from tooling.dataplane import postgres
 from tooling.dataplane.postgres import official_entrypoint, psql
 from tooling.dataplane.processes import wait_for
+from tooling.stacks import STACKS
 
 STACK = "prod"
 CHART = "nexus-database"
@@ -151,3 +152,23 @@ def test_replication_entry_admits_the_replicator_only_with_its_password(data_tie
     # Another role, even with its own valid password, finds no replication entry for it.
     other, err = replication_login(_env(primary, "APP_USERNAME"), _env(primary, "APP_PASSWORD"))
     assert other != 0 and "no pg_hba.conf entry for replication connection" in err, err
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stacks_render_starts_a_primary_whose_service_user_logs_in(make_cluster, stack):
+    cluster = make_cluster(rendered(stack, CHART), chart_namespace(stack, CHART))
+    primary = cluster.pod("StatefulSet", "order-postgres", 0).container("postgres")
+    official_entrypoint(primary)
+    user, database = _env(primary, "APP_USERNAME"), _env(primary, "POSTGRES_DB")
+    assert primary.probe("readinessProbe").returncode == 0
+    assert (
+        psql(
+            primary,
+            "SELECT current_user",
+            database=database,
+            user=user,
+            host=primary.pod.address,
+            password=_env(primary, "APP_PASSWORD"),
+        )
+        == user
+    )

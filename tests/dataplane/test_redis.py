@@ -17,6 +17,7 @@ import pytest
 from tests.dataplane.conftest import chart_namespace, rendered
 from tooling.dataplane import redis
 from tooling.dataplane.processes import wait_for
+from tooling.stacks import STACKS
 
 STACK = "prod"
 CHART = "nexus-database"
@@ -69,3 +70,12 @@ def test_redis_password_never_appears_in_any_process_command_line(redis_pods):
     # The config file that holds it is private to the pod user (umask 077 in the script).
     config = primary.path("/tmp") / "redis.conf"
     assert config.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stacks_render_starts_a_primary_that_requires_the_password(make_cluster, stack):
+    cluster = make_cluster(rendered(stack, CHART), chart_namespace(stack, CHART))
+    primary = cluster.pod("StatefulSet", "redis", 0).container("redis")
+    redis.start(primary)
+    assert redis.cli(primary, "SET", "k", "v").stdout.strip() == "OK"
+    assert "NOAUTH" in redis.cli(primary, "GET", "k", password="").stdout
