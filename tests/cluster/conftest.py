@@ -21,7 +21,7 @@ import pytest
 
 from tooling.engine import ProgramCopy, ToolchainMissing
 from tooling.local_cluster import ClusterError, LocalCluster, instance
-from tooling.local_cluster.binaries import BuildError
+from tooling.local_cluster.binaries import BuildError, missing
 from tooling.paths import TOOLS_BIN
 
 KUBECTL = TOOLS_BIN / "kubectl"
@@ -87,6 +87,8 @@ class Kubectl:
 def kubeconfig() -> Iterator[str]:
     """The tier's own cluster (the `test` instance), started with its data wiped and stopped at the end."""
     cluster = LocalCluster(instance("test"))
+    if absent := missing(cluster.instance):
+        pytest.fail(f"the local cluster's binaries are missing ({', '.join(absent)}): run `make toolchain`")
     try:
         with cluster.lock():
             path = cluster.start(fresh=True)

@@ -6,6 +6,7 @@ local state as before. Runs `make clean` in a copy of the tree's scripts and too
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -43,7 +44,11 @@ def tree(tmp_path: Path) -> Path:
 
 
 def make_clean(root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["make", "-C", str(root), "clean"], capture_output=True, text=True, timeout=120, check=False)
+    # without the user's LOCAL_* settings (LOCAL_CLUSTER_DIR would point the copy at a real cluster's folder)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCAL_")}
+    return subprocess.run(
+        ["make", "-C", str(root), "clean"], capture_output=True, text=True, timeout=120, check=False, env=env
+    )
 
 
 def test_make_clean_refuses_while_a_local_stack_has_resources(tree: Path) -> None:
