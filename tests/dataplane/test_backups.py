@@ -193,12 +193,6 @@ def test_redis_backup_restores_into_an_empty_server_with_the_same_keys(data_tier
     assert _redis_digest(primary, host=address, password="") == _redis_digest(primary)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="charts/nexus-database/README.md:70 restores Redis by copying the .rdb into /data, but "
-    "redis-start.sh:10 always writes `appendonly yes`, and Redis started with AOF on loads only the AOF "
-    "(none on a fresh volume, the old one on a used volume) and ignores dump.rdb: the pod starts empty",
-)
 def test_redis_restore_as_the_readme_describes_brings_the_keys_back(data_tier):
     _redis_with_keys(data_tier, count=50)
     job = _backup_job(data_tier, "redis")
@@ -211,6 +205,12 @@ def test_redis_restore_as_the_readme_describes_brings_the_keys_back(data_tier):
     data_tier.supervisor.run_as and data_tier.supervisor.run_as.own(dump)
     redis.start(restored)
     assert redis.cli(restored, "DBSIZE").stdout.strip() == "50"
+    # redis-start.sh loaded the snapshot with AOF off; it switches AOF back on, so writes are durable again.
+    wait_for(
+        lambda: redis.cli(restored, "CONFIG", "GET", "appendonly").stdout.split()[-1:] == ["yes"],
+        what="AOF switched back on after the restore",
+        timeout=30,
+    )
 
 
 def test_redis_dump_failing_half_way_leaves_nothing_that_looks_like_a_complete_backup(data_tier):

@@ -83,7 +83,10 @@ def test_replica_set_script_initiates_a_new_set_with_pod_zero_by_its_stable_name
         {"call": "rs.initiate", "args": [{"_id": "cart-rs", "members": [{"_id": 0, "host": _host(cluster, 0)}]}]}
     ]
     connect = next(c for c in calls if c["call"] == "connect")["args"][0]
-    assert connect.startswith("mongodb://root:") and connect.endswith("@127.0.0.1:27017/admin?directConnection=true")
+    # The script connects to its own pod's loopback (127.0.0.1 in the pod; the harness gives each pod its own).
+    own_loopback = sidecar.pod.address
+    assert connect.startswith("mongodb://root:")
+    assert connect.endswith(f"@{own_loopback}:27017/admin?directConnection=true")
 
 
 def test_replica_set_script_adds_one_missing_member_per_round_and_never_removes(cluster):

@@ -64,11 +64,6 @@ def test_init_script_creates_the_service_role_owning_its_database_and_the_replic
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="charts/nexus-database/files/postgres-init.sh:8-12: CREATE ROLE fails when the role exists "
-    "(ON_ERROR_STOP + set -e), and line 12 appends the pg_hba entry again on every run",
-)
 def test_init_script_run_a_second_time_neither_fails_nor_duplicates(data_tier):
     primary = data_tier.pod("StatefulSet", "product-postgres", 0).container("postgres")
     official_entrypoint(primary)

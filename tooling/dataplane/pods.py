@@ -17,7 +17,7 @@ What cannot be the same outside a container is rewritten, visibly, in two tables
 - `Network`: every pod gets its own loopback address (127.77.x.y: its "pod IP", so two pods can both
   listen on 5432 or 6379, as they do); in-cluster DNS names -> those addresses, for the pod's headless name
   (`redis-0.redis-headless.<ns>.svc.<domain>`) and each Service that selects it, and `127.0.0.1` in a
-  container's env/argv/probes -> its own pod's address (a pod's loopback is its own). C programs get the
+  container's env/argv/probes/script files -> its own pod's address (a pod's loopback is its own). C programs get the
   rewritten env values; JVMs also resolve through a hosts file (`-Djdk.net.hosts.file`), since the Kafka
   start script builds its advertised name at run time.
 Secret values are never rewritten: a password stays byte for byte what the Secret holds.
@@ -287,10 +287,15 @@ class Container:
         for item in items:
             path = target / item["path"]
             content = data[item["key"]]
-            path.write_text(rewrite(content, self.paths) if "configMap" in volume else content)
+            path.write_text(self._script_text(content) if "configMap" in volume else content)
             path.chmod(item.get("mode", mode))
             if self.pod.cluster.supervisor.run_as:
                 self.pod.cluster.supervisor.run_as.own(path)
+
+    def _script_text(self, content: str) -> str:
+        """A ConfigMap file as this pod sees it: in-pod paths mapped, and in-cluster names and the pod's own
+        loopback (`redis-cli -h 127.0.0.1` in a start script) resolved like env values."""
+        return self.pod.cluster.network.resolve(rewrite(content, self.paths), self.pod.address)
 
     # --- stand-ins -------------------------------------------------------------------------------------------
 
