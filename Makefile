@@ -9,7 +9,7 @@ STACK ?= dev
 # Every target that runs pulumi or helm sources this: pinned tools first on PATH, local backend default.
 PULUMI_ENV := source scripts/pulumi-env.sh
 
-.PHONY: help venv toolchain lint test test-unit test-render test-engine test-cluster test-dataplane up down cluster-up cluster-down bench clean
+.PHONY: help venv toolchain lint test test-unit test-render test-engine test-cluster test-dataplane dataplane-servers chart-docs up down cluster-up cluster-down bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -22,15 +22,23 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed ## Create the virtualenv with the pinned Python dependencies
 
-toolchain: venv ## Build or find the pinned pulumi CLI, language host, plugins, helm and the local cluster's binaries (into .tools/)
+toolchain: venv ## Build or find the pinned pulumi CLI, language host, plugins, helm, the chart-docs generator and the local cluster's binaries (into .tools/)
 	@bash scripts/toolchain.sh
+	@bash scripts/chart-docs.sh install
 	@bash scripts/local-cluster.sh build
+
+dataplane-servers: ## Install the real servers the data-plane tier runs our pods' programs against (Debian packages, Maven jars)
+	@bash scripts/dataplane-servers.sh install
+
+chart-docs: venv toolchain ## Regenerate each chart's README parameter table and values.schema.json from their one source
+	@bash scripts/chart-docs.sh generate
+	@$(PYTHON) scripts/chart_schemas.py generate
 
 lint: venv ## ruff lint and format check
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 
-test: venv toolchain lint ## Everything: lint, unit, chart render, engine and cluster tiers
+test: venv toolchain dataplane-servers lint ## Everything: lint, unit, chart render, engine, cluster (a cluster of its own) and data-plane tiers
 	@$(PULUMI_ENV) && $(PYTHON) -m pytest
 
 test-unit: venv ## Config validation and components under Pulumi mocks
@@ -45,7 +53,7 @@ test-engine: venv toolchain ## The real Pulumi engine on throwaway local stacks
 test-cluster: venv toolchain ## pulumi up against the local API server
 	@$(PULUMI_ENV) && $(PYTHON) -m pytest -m cluster
 
-test-dataplane: venv toolchain ## The programs inside our pods, run against real servers on loopback
+test-dataplane: venv toolchain dataplane-servers ## The programs inside our pods, run against real servers on loopback
 	@$(PULUMI_ENV) && $(PYTHON) -m pytest -m dataplane
 
 cluster-up: venv ## Start the local Kubernetes control plane on 127.0.0.1

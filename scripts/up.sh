@@ -18,7 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/local-cluster/target.sh"
 STACK="${1:-dev}"
 [ -f "Pulumi.$STACK.yaml" ] || { echo "up.sh: no stack file Pulumi.$STACK.yaml" >&2; exit 2; }
 # Operator-set secrets the committed stack files cannot carry; staging/prod refuse to run without them.
-OPERATOR_SECRETS=(orderPlatformKeycloakClientSecret orderPlatformElasticsearchPassword)
+mapfile -t OPERATOR_SECRETS < <("$NEXUS_PYTHON" -m platform_config operator-secrets)
 T0=$SECONDS
 
 if nexus_kubeconfig_configured "$STACK"; then
