@@ -19,6 +19,7 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
+from components.helm import package_local_dependencies
 from tooling.paths import CHARTS_DIR, TOOLS_BIN
 
 # The charts the platform writes, and the library chart each of them builds on (a `file://` dependency whose
@@ -149,17 +150,11 @@ def containers(workload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [*pod.get("initContainers", []), *pod["containers"]]
 
 
-def chart_dependencies(chart_dir: Path) -> list[dict[str, Any]]:
-    """The dependencies a chart's Chart.yaml declares."""
-    return (yaml.safe_load((chart_dir / "Chart.yaml").read_text()) or {}).get("dependencies") or []
-
-
 def build_dependencies(charts_dir: Path = CHARTS_DIR) -> None:
-    """`helm dependency build` for each of our charts under `charts_dir` that declares dependencies, as a plain
-    Helm user runs it once before `helm install`."""
+    """Package the library dependency into each of our charts under `charts_dir`, as the program does before it
+    deploys them (`components.helm.package_local_dependencies`; a plain Helm user runs `helm dependency build`)."""
     for chart in OUR_CHARTS:
-        if chart_dependencies(charts_dir / chart):
-            run_helm("dependency", "build", str(charts_dir / chart))
+        package_local_dependencies(charts_dir / chart)
 
 
 @functools.cache

@@ -163,8 +163,6 @@ def test_the_three_charts_are_the_local_ones_released_under_their_own_names_in_o
         chart = charts[f"{NAME}-{service}"]
         assert chart["chart"].endswith(f"charts/{service}")
         assert (chart["name"], chart["namespace"]) == (service, "order-platform")
-        # The library chart is a file:// dependency whose archive is build output, not committed.
-        assert chart["dependencyUpdate"] is True
 
 
 def _command_config(run: StackRun) -> dict[str, Any]:
