@@ -50,7 +50,7 @@ copy_jars() {
   fi
   echo "==> $name jars from Maven Central into $lib"
   rm -rf "$lib"
-  mvn -q -B -f "$pom" -Dmaven.repo.local="$PWD/$M2" dependency:copy-dependencies \
+  mvn -q -B -Dstyle.color=never -f "$pom" -Dmaven.repo.local="$PWD/$M2" dependency:copy-dependencies \
     -DoutputDirectory="$PWD/$lib" -DincludeScope=runtime
   sha256sum "$pom" > "$stamp"
 }
