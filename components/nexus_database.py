@@ -201,7 +201,15 @@ def chart_values(
         },
         "metrics": {
             "enabled": config.monitoring.metrics,
-            "serviceMonitor": {"enabled": config.monitoring.serviceMonitor},
+            "serviceMonitor": {
+                "enabled": config.monitoring.serviceMonitor,
+                **({"labels": dict(config.monitoring.selectorLabels)} if config.monitoring.serviceMonitor else {}),
+            },
+            **(
+                {"prometheusRule": {"enabled": True, "labels": dict(config.monitoring.selectorLabels)}}
+                if config.monitoring.prometheusRule
+                else {}
+            ),
         },
         # A helm test hook would be an ordinary Pod under Pulumi's Chart: keep it out.
         "tests": {"enabled": False},

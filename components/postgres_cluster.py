@@ -16,6 +16,7 @@ writer, so consumers need no special case.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -30,6 +31,7 @@ from .secrets import connection_url, generated_password, opaque_secret, password
 from .storage import StorageGuard, grow_claims, keep_claim_templates
 
 POSTGRES_PORT = 5432
+DEFAULT_NAMESPACE = "postgres"
 ADMIN_USER = "postgres"
 # Secret keys chart 16.7.26 reads from auth.existingSecret (auth.secretKeys.* defaults).
 ADMIN_PASSWORD_KEY = "postgres-password"
@@ -54,7 +56,7 @@ class PostgresClusterArgs:
 
     @property
     def namespace(self) -> str:
-        return self.config.namespace or "postgres"
+        return self.config.namespace or DEFAULT_NAMESPACE
 
 
 def service_names(fullname: str) -> tuple[str, str]:
@@ -122,12 +124,114 @@ def chart_values(name: str, config: PostgresClusterConfig, secret_name: str) -> 
             "persistence": persistence(),
             "service": service(f"reader-{hostname}" if hostname else None),
         },
-        "metrics": {
-            "enabled": config.metrics,
-            "image": image(config.image.exporterRepository, config.image.exporterTag),
-        },
+        "metrics": metrics_values(fullname, config, image(config.image.exporterRepository, config.image.exporterTag)),
         "networkPolicy": {"enabled": config.networkPolicy},
     }
+
+
+# Alert thresholds of the Bitnami clusters' rules (the data tier's chart has the same defaults).
+VOLUME_FULL_PERCENT = 85
+CONNECTION_SATURATION_PERCENT = 80
+REPLICATION_LAG_SECONDS = 60
+
+
+def alert_rules(fullname: str, namespace: str) -> list[dict]:
+    """The PrometheusRule rules of one Bitnami cluster (`metrics.prometheusRule.rules`): exporter down, pods not
+    ready, volume nearly full, OOM kills, read-replica lag, connection saturation. Each alert names its severity,
+    namespace and cluster, with a runbook; unit-tested with promtool (tests/charts/promtool/)."""
+    pods = f'namespace="{namespace}", pod=~"{fullname}-(primary|read)-[0-9]+"'
+    claims = f'namespace="{namespace}", persistentvolumeclaim=~"data-{fullname}-(primary|read)-[0-9]+"'
+    sets = f'namespace="{namespace}", statefulset=~"{fullname}-(primary|read)"'
+
+    def alert(name: str, expr: str, severity: str, summary: str, runbook: str, for_: str | None = "5m") -> dict:
+        rule = {
+            "alert": name,
+            "expr": expr,
+            "labels": {"severity": severity, "namespace": namespace, "database": fullname},
+            "annotations": {"summary": summary, "runbook": runbook},
+        }
+        return rule | ({"for": for_} if for_ else {})
+
+    return [
+        alert(
+            "PostgresExporterDown",
+            f"up{{{pods}}} == 0",
+            "critical",
+            f"{fullname}: the metrics exporter of {{{{ $labels.pod }}}} in {namespace} has not answered for 5 minutes",
+            f"kubectl -n {namespace} logs {{{{ $labels.pod }}}} -c metrics, then -c postgresql: PostgreSQL down or "
+            "the exporter cannot log in. Every other alert of this cluster is blind while this fires.",
+        ),
+        alert(
+            "PostgresPodsNotReady",
+            f"kube_statefulset_status_replicas_ready{{{sets}}} < kube_statefulset_replicas{{{sets}}}",
+            "critical",
+            f"{fullname}: {{{{ $labels.statefulset }}}} in {namespace} has fewer ready pods than replicas",
+            f"kubectl -n {namespace} describe pod of {{{{ $labels.statefulset }}}} (scheduling, volume, probes).",
+            "10m",
+        ),
+        alert(
+            "PostgresVolumeNearlyFull",
+            f"kubelet_volume_stats_used_bytes{{{claims}}} / kubelet_volume_stats_capacity_bytes{{{claims}}} * 100"
+            f" > {VOLUME_FULL_PERCENT}",
+            "warning",
+            f"{fullname}: volume {{{{ $labels.persistentvolumeclaim }}}} in {namespace} is "
+            "{{ $value | humanize }}% full",
+            "Raise postgresClusters.<name>.storageSize in the stack file and run pulumi up (volumes grow in place), "
+            "or free space (WAL held by a stale replication slot, bloat).",
+            "15m",
+        ),
+        alert(
+            "PostgresContainerOOMKilled",
+            f'(kube_pod_container_status_last_terminated_reason{{{pods}, reason="OOMKilled"}} == 1) and on '
+            f"(namespace, pod, container) (increase(kube_pod_container_status_restarts_total{{{pods}}}[15m]) > 0)",
+            "warning",
+            f"{fullname}: container {{{{ $labels.container }}}} of {{{{ $labels.pod }}}} in {namespace} was OOM-killed",
+            "Raise postgresClusters.<name>.resources.limits.memory in the stack file.",
+            None,
+        ),
+        alert(
+            "PostgresReadReplicaLagging",
+            f"pg_replication_lag_seconds{{{pods}}} > {REPLICATION_LAG_SECONDS} and on (namespace, pod) "
+            f"pg_replication_is_replica{{{pods}}} == 1",
+            "warning",
+            f"{fullname}: read replica {{{{ $labels.pod }}}} in {namespace} is "
+            "{{ $value | humanizeDuration }} behind the primary",
+            f"pg_stat_replication on {fullname}-primary-0 and the replica's log (network, disk, a long query holding "
+            "replay). Readers of the reader endpoint see stale data meanwhile.",
+        ),
+        alert(
+            "PostgresConnectionsNearLimit",
+            f"sum by (namespace, pod) (pg_stat_activity_count{{{pods}}}) / on (namespace, pod) "
+            f"pg_settings_max_connections{{{pods}}} * 100 > {CONNECTION_SATURATION_PERCENT}",
+            "warning",
+            f"{fullname}: {{{{ $labels.pod }}}} in {namespace} uses {{{{ $value | humanize }}}}% of max_connections",
+            "Find the client holding connections (pg_stat_activity by application_name); pool them.",
+        ),
+    ]
+
+
+def metrics_values(fullname: str, config: PostgresClusterConfig, exporter_image: dict) -> dict:
+    """The chart's `metrics` block: its exporter container, ServiceMonitor and PrometheusRule (config.monitoring)."""
+    monitoring = config.monitoring
+    values: dict = {"enabled": monitoring.metrics, "image": exporter_image}
+    if monitoring.serviceMonitor:
+        values["serviceMonitor"] = {"enabled": True, "labels": dict(monitoring.selectorLabels)}
+    if monitoring.prometheusRule:
+        rules = [helm_escaped(rule) for rule in alert_rules(fullname, config.namespace or DEFAULT_NAMESPACE)]
+        values["prometheusRule"] = {"enabled": True, "labels": dict(monitoring.selectorLabels), "rules": rules}
+    return values
+
+
+def helm_escaped(value):
+    """`value` with every `{{ ... }}` (Prometheus' alert templating) kept from Helm: the Bitnami chart renders
+    `metrics.prometheusRule.rules` with `tpl`, so `{{ $labels.pod }}` is written ``{{`{{ $labels.pod }}`}}``."""
+    if isinstance(value, dict):
+        return {key: helm_escaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [helm_escaped(item) for item in value]
+    if isinstance(value, str):
+        return re.sub(r"\{\{.*?\}\}", lambda match: "{{`" + match.group(0) + "`}}", value)
+    return value
 
 
 def storage_claims(name: str, config: PostgresClusterConfig) -> dict[str, str]:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .base import DatabaseReplicas, DnsLabel, ImageTag, PodAntiAffinity, Resources, StorageSize, StrictModel
+from .monitoring import MonitoringConfig
 
 # The databases the specification names, each with its database name and service user (the application
 # services are written against these): name -> (database, user).
@@ -194,19 +195,6 @@ class BackupConfig(StrictModel):
         if not _CRON.match(schedule):
             raise ValueError(f"{schedule!r} is not a five-field cron schedule such as '0 2 * * *'")
         return schedule
-
-
-class MonitoringConfig(StrictModel):
-    """Prometheus exporter sidecars, and ServiceMonitor objects for them (Prometheus Operator CRD)."""
-
-    metrics: bool = False
-    serviceMonitor: bool = False
-
-    @model_validator(mode="after")
-    def _service_monitor_needs_metrics(self) -> MonitoringConfig:
-        if self.serviceMonitor and not self.metrics:
-            raise ValueError("serviceMonitor is true but metrics is false: there would be nothing to scrape")
-        return self
 
 
 class Image(StrictModel):

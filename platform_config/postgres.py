@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr
 
 from .base import DnsLabel, PodAntiAffinity, ReadReplicaCount, Resources, StorageSize, StrictModel, Switchable
+from .monitoring import MonitoringConfig
 
 # The upstream chart version this program is written against (values keys, Secret keys, Service names).
 BITNAMI_POSTGRESQL_CHART_VERSION = "16.7.26"
@@ -67,7 +68,7 @@ class PostgresClusterConfig(StrictModel):
     resources: Resources = Field(default_factory=lambda: Resources.of("250m", "256Mi", "1", "1Gi"))
     podAntiAffinity: PodAntiAffinity = "soft"
     podDisruptionBudget: bool = False
-    metrics: bool = False
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     networkPolicy: bool = False
     expose: PostgresExposure = Field(default_factory=PostgresExposure)
     image: PostgresImage = Field(default_factory=PostgresImage)

@@ -132,10 +132,15 @@ def test_dev_has_no_network_policies_pdbs_anti_affinity_or_backups():
     assert not any("affinity" in pod_spec(s) for s in find(manifests, "StatefulSet"))
 
 
+def sources(rule: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The first peer of an ingress rule ({} for a ports-only rule such as the exporters' metrics port)."""
+    return (rule.get("from") or [{}])[0]
+
+
 def test_staging_lets_only_the_application_namespaces_reach_the_databases():
     manifests = rendered("staging")
     policy = one(manifests, "NetworkPolicy", "product-postgres")
-    outside = [rule for rule in policy["spec"]["ingress"] if "namespaceSelector" in rule["from"][0]]
+    outside = [rule for rule in policy["spec"]["ingress"] if "namespaceSelector" in sources(rule)]
     assert len(outside) == 1
     expression = outside[0]["from"][0]["namespaceSelector"]["matchExpressions"][0]
     assert expression["values"] == ["nexus-apps", "core-pipeline", "order-platform"]
@@ -151,7 +156,7 @@ def test_every_pod_of_the_release_is_covered_by_the_default_deny_policy_when_pol
 def test_prod_policies_admit_only_each_databases_own_allow_list():
     manifests = rendered("prod")
     cart = one(manifests, "NetworkPolicy", "cart-mongodb")
-    peers = [rule["from"][0] for rule in cart["spec"]["ingress"] if "namespaceSelector" in rule["from"][0]]
+    peers = [rule["from"][0] for rule in cart["spec"]["ingress"] if "namespaceSelector" in sources(rule)]
     assert peers == [
         {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "nexus-apps"}},
@@ -162,7 +167,7 @@ def test_prod_policies_admit_only_each_databases_own_allow_list():
     namespaces = [
         rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
         for rule in kafka["spec"]["ingress"]
-        if "namespaceSelector" in rule["from"][0]
+        if "namespaceSelector" in sources(rule)
     ]
     assert namespaces == ["nexus-apps", "core-pipeline", "order-platform"]
 
@@ -393,9 +398,31 @@ def test_every_statefulset_has_one_claim_template_named_data_so_claims_are_data_
 # --- monitoring ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_no_stack_references_the_servicemonitor_crd(stack):
-    assert not find(rendered(stack), "ServiceMonitor")
+def test_dev_renders_no_prometheus_operator_objects():
+    assert not find(rendered("dev"), "ServiceMonitor") and not find(rendered("dev"), "PrometheusRule")
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_staging_and_prod_scrape_every_exporter_with_the_operator_selector_label(stack):
+    monitors = {m["metadata"]["name"]: m["metadata"]["labels"] for m in find(rendered(stack), "ServiceMonitor")}
+    assert set(monitors) == {*MONGODB, *POSTGRES, "redis", "kafka"}
+    assert {labels.get("release") for labels in monitors.values()} == {"kube-prometheus-stack"}
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_staging_and_prod_alert_on_every_database_in_one_rule_group_each(stack):
+    rule = one(rendered(stack), "PrometheusRule", "nexus-database-alerts")
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert {g["name"] for g in rule["spec"]["groups"]} == {*STATEFULSETS, "nexus-database-certificates"}
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_every_alert_names_its_severity_namespace_and_runbook(stack):
+    rule = one(rendered(stack), "PrometheusRule", "nexus-database-alerts")
+    for alert in (r for group in rule["spec"]["groups"] for r in group["rules"]):
+        assert alert["labels"]["severity"] in ("warning", "critical"), alert["alert"]
+        assert alert["labels"]["namespace"] == NAMESPACE, alert["alert"]
+        assert alert["annotations"]["runbook"] and alert["annotations"]["summary"], alert["alert"]
 
 
 def test_metrics_add_an_exporter_per_database_and_a_servicemonitor_scraping_it():

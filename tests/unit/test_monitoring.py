@@ -1,0 +1,80 @@
+"""Monitoring (issue 18) is stack config: dev leaves every exporter, ServiceMonitor and alert rule off, staging and
+prod switch them on for the data tier and the Bitnami cluster with the Prometheus Operator's selector labels, and a
+malformed `monitoring` section is refused naming the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.postgres_cluster import alert_rules
+from platform_config import ConfigError, load_platform_config
+from tooling.stacks import TEST_SECRETS, deep_merge, stack_config
+
+pytestmark = pytest.mark.unit
+
+SELECTOR = {"release": "kube-prometheus-stack"}
+
+
+def values(run, chart: str) -> dict:
+    return run.charts()[chart].inputs["values"]
+
+
+def rejection(section: str, monitoring: dict) -> str:
+    overrides = {"dataTier": {"monitoring": monitoring}}
+    if section == "postgresClusters":
+        overrides = {"postgresClusters": {"orders": {"monitoring": monitoring}}}
+    with pytest.raises(ConfigError) as raised:
+        load_platform_config(deep_merge({**stack_config("dev"), **TEST_SECRETS}, overrides))
+    return str(raised.value)
+
+
+def test_dev_runs_no_exporter_servicemonitor_or_rule(dev_stack):
+    data = values(dev_stack, "data-tier-chart")["metrics"]
+    assert data["enabled"] is False and data["serviceMonitor"]["enabled"] is False and "prometheusRule" not in data
+    bitnami = values(dev_stack, "orders-postgresql")["metrics"]
+    assert bitnami["enabled"] is False and "serviceMonitor" not in bitnami and "prometheusRule" not in bitnami
+
+
+@pytest.mark.parametrize("stack", ["staging_stack", "prod_stack"])
+def test_staging_and_prod_scrape_and_alert_on_the_data_tier_with_the_selector_labels(stack, request):
+    data = values(request.getfixturevalue(stack), "data-tier-chart")["metrics"]
+    assert data["enabled"] is True
+    assert data["serviceMonitor"] == {"enabled": True, "labels": SELECTOR}
+    assert data["prometheusRule"] == {"enabled": True, "labels": SELECTOR}
+
+
+@pytest.mark.parametrize("stack", ["staging_stack", "prod_stack"])
+def test_staging_and_prod_scrape_and_alert_on_the_bitnami_cluster_with_the_selector_labels(stack, request):
+    bitnami = values(request.getfixturevalue(stack), "orders-postgresql")["metrics"]
+    assert bitnami["serviceMonitor"] == {"enabled": True, "labels": SELECTOR}
+    assert bitnami["prometheusRule"]["labels"] == SELECTOR
+    assert len(bitnami["prometheusRule"]["rules"]) == len(alert_rules("orders-postgresql", "postgres"))
+
+
+def test_the_bitnami_rules_keep_prometheus_templates_away_from_the_charts_tpl(staging_stack):
+    rules = values(staging_stack, "orders-postgresql")["metrics"]["prometheusRule"]["rules"]
+    summary = next(r for r in rules if r["alert"] == "PostgresExporterDown")["annotations"]["summary"]
+    assert "{{`{{ $labels.pod }}`}}" in summary
+
+
+def test_the_bitnami_rules_watch_the_clusters_own_namespace_and_pods():
+    for rule in alert_rules("orders-postgresql", "postgres"):
+        assert rule["labels"]["namespace"] == "postgres", rule["alert"]
+        assert 'namespace="postgres"' in rule["expr"] and "orders-postgresql-" in rule["expr"], rule["alert"]
+
+
+def test_a_malformed_selector_label_key_is_refused_naming_key_value_and_syntax():
+    message = rejection("dataTier", {"metrics": True, "serviceMonitor": True, "selectorLabels": {"re lease": "x"}})
+    assert "dataTier.monitoring.selectorLabels" in message and "'re lease'" in message
+    assert "is not a Kubernetes label key" in message
+
+
+def test_a_malformed_selector_label_value_is_refused_naming_key_value_and_syntax():
+    message = rejection("postgresClusters", {"metrics": True, "selectorLabels": {"release": "kube prometheus"}})
+    assert "postgresClusters.orders.monitoring.selectorLabels.release = 'kube prometheus'" in message
+    assert "is not a Kubernetes label value" in message
+
+
+def test_alert_rules_without_a_servicemonitor_are_refused():
+    message = rejection("dataTier", {"metrics": True, "prometheusRule": True})
+    assert "dataTier.monitoring" in message and "prometheusRule is true but serviceMonitor is false" in message
