@@ -5,6 +5,7 @@ silent when it should not. Debian's promtool (`scripts/dataplane-servers.sh inst
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -42,6 +43,47 @@ def bitnami_groups() -> list[dict[str, Any]]:
 
 
 RULES = {"nexus-database": nexus_database_groups, "bitnami-postgresql": bitnami_groups}
+METRIC = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{")
+# The metrics our rules may name, by who documents them. PostgreSQL's and Redis' are also checked against the real
+# exporters' output in the data-plane tier (tests/dataplane/test_monitoring.py); the others only against this list,
+# taken from each project's metric reference for the version our images pin.
+DOCUMENTED = {
+    "Prometheus (every scrape target)": {"up"},
+    "kube-state-metrics v2 (docs/metrics/workload/*)": {
+        "kube_statefulset_replicas",
+        "kube_statefulset_status_replicas_ready",
+        "kube_job_status_failed",
+        "kube_cronjob_status_last_successful_time",
+        "kube_pod_container_status_last_terminated_reason",
+        "kube_pod_container_status_restarts_total",
+        "kube_deployment_status_replicas_available",
+        "kube_deployment_status_replicas_unavailable",
+        "kube_horizontalpodautoscaler_status_current_replicas",
+        "kube_horizontalpodautoscaler_spec_max_replicas",
+    },
+    "kubelet volume stats": {"kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"},
+    "cert-manager": {"certmanager_certificate_expiration_timestamp_seconds"},
+    "percona mongodb_exporter 0.43 (--compatible-mode names)": {
+        "mongodb_mongod_replset_member_replication_lag",
+        "mongodb_connections",
+    },
+    "danielqsj kafka-exporter 1.9": {
+        "kafka_topic_partition_under_replicated_partition",
+        "kafka_topic_partition_in_sync_replica",
+    },
+    "postgres-exporter v0.17.1": {
+        "pg_replication_lag_seconds",
+        "pg_replication_is_replica",
+        "pg_stat_activity_count",
+        "pg_settings_max_connections",
+    },
+    "redis_exporter v1.67.0": {
+        "redis_master_link_up",
+        "redis_connected_slave_lag_seconds",
+        "redis_connected_clients",
+        "redis_config_maxclients",
+    },
+}
 
 
 def without_annotations(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -96,3 +138,10 @@ def test_every_alert_has_a_unit_test_in_which_it_fires(source):
         if check.get("exp_alerts")
     }
     assert alerts - fired == set(), f"alerts of {source} no unit test makes fire"
+
+
+@pytest.mark.parametrize("source", sorted(RULES))
+def test_every_metric_a_rule_names_is_one_its_exporter_documents(source):
+    documented = set().union(*DOCUMENTED.values())
+    named = {name for group in RULES[source]() for rule in group["rules"] for name in METRIC.findall(rule["expr"])}
+    assert named - documented == set()

@@ -10,9 +10,10 @@ Prometheus is Debian's 2.42, scraping them every second from a config the harnes
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from tooling.dataplane.paths import POSTGRES_EXPORTER, PROMETHEUS, REDIS_EXPORTER
@@ -41,9 +42,24 @@ def metrics(address: str) -> str:
         return response.read().decode()
 
 
-def start_prometheus(supervisor: Supervisor, root: Path, address: str, targets: Iterable[str], mkdir) -> Server:
+def start_prometheus(
+    supervisor: Supervisor,
+    root: Path,
+    address: str,
+    targets: Iterable[str],
+    mkdir,
+    labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> Server:
+    """Prometheus scraping `targets` every second; `labels` (target -> labels) adds the target labels the
+    Prometheus Operator would give a ServiceMonitor's target (`namespace`, `pod`), so our rules' selectors match."""
     config = root / "prometheus.yml"
-    jobs = [{"job_name": t.replace(":", "-"), "static_configs": [{"targets": [t]}]} for t in targets]
+    jobs = [
+        {
+            "job_name": t.replace(":", "-"),
+            "static_configs": [{"targets": [t], "labels": dict((labels or {}).get(t, {}))}],
+        }
+        for t in targets
+    ]
     config.write_text(
         json.dumps({"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "scrape_configs": jobs})
     )
@@ -68,3 +84,26 @@ def query(address: str, promql: str) -> list[dict]:
     url = f"http://{address}:9090/api/v1/query?" + urllib.parse.urlencode({"query": promql})
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())["data"]["result"]
+
+
+class QueryError(Exception):
+    """Prometheus refused an expression (parse or evaluation error), with its message."""
+
+
+def evaluate(address: str, promql: str) -> list[dict]:
+    """The result of an instant query, or QueryError with Prometheus' own error message."""
+    url = f"http://{address}:9090/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        body = json.loads(error.read() or b"{}")
+    if body.get("status") != "success":
+        raise QueryError(f"{promql}: {body.get('errorType')}: {body.get('error')}")
+    return body["data"]["result"]
+
+
+def metric_names(address: str) -> set[str]:
+    """Every metric name Prometheus holds."""
+    with urllib.request.urlopen(f"http://{address}:9090/api/v1/label/__name__/values", timeout=10) as response:
+        return set(json.loads(response.read())["data"])
