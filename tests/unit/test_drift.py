@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tooling import drift
+from tooling.paths import REPO_ROOT
 
 pytestmark = pytest.mark.unit
 
@@ -171,3 +172,13 @@ def test_the_cli_exits_2_when_the_check_cannot_run(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text("not json")
     assert drift.main(["dev", "--from-json", str(broken)]) == 2
+
+
+def test_docs_reading_previews_lists_every_expected_drift_field_and_its_owner() -> None:
+    section = (REPO_ROOT / "docs" / "reading-previews.md").read_text().split("\n## Drift\n", 1)[1]
+
+    def listed(rule: drift.ExpectedDrift) -> bool:
+        leaf = drift.parse_path(rule.field)[-1]
+        return (f"`{leaf}`" in section or f'{leaf}"]`' in section or f".{leaf}`" in section) and rule.owner in section
+
+    assert [rule.field for rule in drift.EXPECTED_DRIFT if not listed(rule)] == []
