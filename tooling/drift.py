@@ -369,7 +369,7 @@ def format_report(report: Report, show_expected: bool = False) -> str:
         lines += [
             "",
             "Nothing was changed (pulumi refresh --preview-only). To undo the drift or to keep it, see",
-            "docs/reading-previews.md, \"Drift\".",
+            'docs/reading-previews.md, "Drift".',
         ]
     return "\n".join(lines) + "\n"
 
