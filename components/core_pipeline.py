@@ -27,6 +27,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from platform_config.core_pipeline import CorePipelineConfig
+from platform_config.monitoring import ScrapeConfig
 from platform_config.postgres import PostgresImage
 
 from .endpoints import DatabaseEndpoint, DatabaseLocation
@@ -177,8 +178,8 @@ def chart_values(name: str, config: CorePipelineConfig, wiring: ChartWiring) -> 
         "podDisruptionBudget": {"enabled": config.podDisruptionBudget, "maxUnavailable": 1},
         "podAntiAffinity": config.podAntiAffinity,
         "topologySpread": {"enabled": config.topologySpread},
-        "serviceMonitor": {"enabled": config.serviceMonitor},
-        "prometheusRule": {"enabled": config.prometheusRule},
+        "serviceMonitor": {"enabled": config.monitoring.serviceMonitor, **_selected(config.monitoring)},
+        "prometheusRule": {"enabled": config.monitoring.prometheusRule, **_selected(config.monitoring)},
         "networkPolicy": {
             "enabled": config.networkPolicy.enabled,
             "ingressControllerNamespace": config.networkPolicy.ingressControllerNamespace,
@@ -422,3 +423,9 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
             spec=spec,
             opts=child_opts,
         )
+
+
+def _selected(monitoring: ScrapeConfig) -> dict[str, Any]:
+    """`labels` for a Prometheus Operator object when the stack names selector labels (absent otherwise, so a stack
+    without monitoring passes the chart what it did before)."""
+    return {"labels": dict(monitoring.selectorLabels)} if monitoring.selectorLabels else {}

@@ -127,6 +127,11 @@ def _common_values(
         "podDisruptionBudget": {"enabled": config.podDisruptionBudget, "minAvailable": max(1, sizing.replicas - 1)},
         "podAntiAffinity": config.podAntiAffinity,
         "networkPolicy": {"enabled": config.networkPolicy},
+        **(
+            {"metrics": {"serviceMonitor": {"enabled": True, "labels": dict(config.monitoring.selectorLabels)}}}
+            if config.monitoring.serviceMonitor
+            else {}
+        ),
         "otel": {
             "enabled": config.telemetry.enabled,
             "endpoint": config.telemetry.endpoint,

@@ -27,6 +27,7 @@ from .base import (
     Switchable,
 )
 from .data_tier import DataTierConfig
+from .monitoring import ScrapeConfig
 
 KEY = "corePipeline"
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
@@ -147,8 +148,7 @@ class CorePipelineConfig(StrictModel):
     podAntiAffinity: PodAntiAffinity = "soft"
     topologySpread: bool = True
     # Prometheus Operator objects (CRDs): off unless the cluster has the operator.
-    serviceMonitor: bool = False
-    prometheusRule: bool = False
+    monitoring: ScrapeConfig = Field(default_factory=ScrapeConfig)
     networkPolicy: CorePipelineNetworkPolicy = Field(default_factory=CorePipelineNetworkPolicy)
 
     @model_validator(mode="after")

@@ -1,4 +1,5 @@
-"""Monitoring of one system (`dataTier.monitoring`, `postgresClusters.<name>.monitoring`): Prometheus exporters,
+"""Monitoring of one system (`dataTier.monitoring`, `postgresClusters.<name>.monitoring`, `corePipeline.monitoring`,
+`orderPlatform.monitoring`): Prometheus exporters,
 the Prometheus Operator objects that scrape them (ServiceMonitor) and alert on them (PrometheusRule), and the
 labels the operator's Prometheus selects those objects by (kube-prometheus-stack: `release: <its release>`).
 
@@ -43,14 +44,20 @@ LabelKey = Annotated[str, AfterValidator(_label_key)]
 LabelValue = Annotated[str, AfterValidator(_label_value)]
 
 
-class MonitoringConfig(StrictModel):
-    """Exporters (`metrics`), ServiceMonitors (`serviceMonitor`), alert rules (`prometheusRule`), and the labels
-    (`selectorLabels`) every ServiceMonitor and PrometheusRule carries so the operator's Prometheus picks it up."""
+class ScrapeConfig(StrictModel):
+    """A service's Prometheus Operator objects: a ServiceMonitor for its own metrics endpoint (`serviceMonitor`),
+    alert rules (`prometheusRule`), and the labels (`selectorLabels`) both carry so the operator's Prometheus picks
+    them up (kube-prometheus-stack selects `release: <its release name>`)."""
 
-    metrics: bool = False
     serviceMonitor: bool = False
     prometheusRule: bool = False
     selectorLabels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+
+
+class MonitoringConfig(ScrapeConfig):
+    """A data store's: exporter sidecars (`metrics`) as well, which its ServiceMonitors scrape and its rules read."""
+
+    metrics: bool = False
 
     @model_validator(mode="after")
     def _objects_need_metrics(self) -> MonitoringConfig:

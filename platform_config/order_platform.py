@@ -23,6 +23,7 @@ from .base import (
     StorageSize,
     StrictModel,
 )
+from .monitoring import ScrapeConfig
 from .operator_secrets import OPERATOR_SECRETS
 
 NAMESPACE = "order-platform"
@@ -118,6 +119,8 @@ class OrderPlatformConfig(StrictModel):
     networkPolicy: bool = False
     podAntiAffinity: PodAntiAffinity = "soft"
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    # A ServiceMonitor per service (/actuator/prometheus); off unless the cluster has the Prometheus Operator.
+    monitoring: ScrapeConfig = Field(default_factory=ScrapeConfig)
     keycloak: KeycloakConfig = Field(default_factory=KeycloakConfig)
     elasticsearch: ElasticsearchConfig = Field(default_factory=ElasticsearchConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
+from components.helm import chart_dependencies
 from tests.policy.stack_objects import stack_objects
-from tooling.helm import CHARTS_DIR, OUR_CHARTS, HelmError, chart_dependencies, render
+from tooling.helm import CHARTS_DIR, OUR_CHARTS, HelmError, render
 from tooling.helm import LIBRARY_CHART as LIBRARY
 from tooling.paths import REPO_ROOT
 from tooling.stacks import STACKS

@@ -189,9 +189,19 @@ def test_the_prometheus_rule_alerts_on_outage_oom_kills_and_the_autoscaler_ceili
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_custom_resources_stay_off_in_the_stacks(stack):
-    manifests = rendered_stack(stack)
-    assert not [m for m in manifests if m["apiVersion"].startswith(("monitoring.coreos.com", "traefik.io"))]
+def test_no_stack_renders_traefik_custom_resources(stack):
+    assert not [m for m in rendered_stack(stack) if m["apiVersion"].startswith("traefik.io")]
+
+
+def test_dev_renders_no_prometheus_operator_objects():
+    assert not [m for m in rendered_stack("dev") if m["apiVersion"].startswith("monitoring.coreos.com")]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_staging_and_prod_scrape_and_alert_with_the_operators_selector_label(stack):
+    operator = [m for m in rendered_stack(stack) if m["apiVersion"].startswith("monitoring.coreos.com")]
+    assert sorted(m["kind"] for m in operator) == ["PrometheusRule", "ServiceMonitor"]
+    assert {m["metadata"]["labels"]["release"] for m in operator} == {"kube-prometheus-stack"}
 
 
 # --- Ingress and TLS -------------------------------------------------------------------------------------------

@@ -378,6 +378,17 @@ def test_the_all_features_values_render_a_service_monitor_for_actuator_prometheu
     assert monitor["spec"]["endpoints"][0]["path"] == "/actuator/prometheus"
 
 
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("service", SERVICES)
+def test_staging_and_prod_scrape_each_service_with_the_operators_selector_label_and_dev_does_not(service, stack):
+    monitors = [m for m in rendered_stack(service, stack) if m["kind"] == "ServiceMonitor"]
+    if stack == "dev":
+        assert monitors == []
+    else:
+        assert [m["metadata"]["labels"]["release"] for m in monitors] == ["kube-prometheus-stack"]
+        assert monitors[0]["spec"]["endpoints"][0]["path"] == "/actuator/prometheus"
+
+
 # --- Service specifics -----------------------------------------------------------------------------------------
 
 

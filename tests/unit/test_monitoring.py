@@ -78,3 +78,22 @@ def test_a_malformed_selector_label_value_is_refused_naming_key_value_and_syntax
 def test_alert_rules_without_a_servicemonitor_are_refused():
     message = rejection("dataTier", {"metrics": True, "prometheusRule": True})
     assert "dataTier.monitoring" in message and "prometheusRule is true but serviceMonitor is false" in message
+
+
+@pytest.mark.parametrize("stack", ["staging_stack", "prod_stack"])
+def test_staging_and_prod_scrape_and_alert_on_core_pipeline_with_the_selector_labels(stack, request):
+    chart = values(request.getfixturevalue(stack), "core-pipeline-chart")
+    assert chart["serviceMonitor"] == {"enabled": True, "labels": SELECTOR}
+    assert chart["prometheusRule"] == {"enabled": True, "labels": SELECTOR}
+
+
+@pytest.mark.parametrize("stack", ["staging_stack", "prod_stack"])
+@pytest.mark.parametrize("service", ["api-gateway", "order-command-service", "order-query-service"])
+def test_staging_and_prod_scrape_every_order_service_with_the_selector_labels(stack, service, request):
+    chart = values(request.getfixturevalue(stack), f"order-platform-{service}")
+    assert chart["metrics"]["serviceMonitor"] == {"enabled": True, "labels": SELECTOR}
+
+
+def test_dev_services_create_no_prometheus_operator_objects(dev_stack):
+    assert values(dev_stack, "core-pipeline-chart")["serviceMonitor"] == {"enabled": False}
+    assert "metrics" not in values(dev_stack, "order-platform-api-gateway")

@@ -180,7 +180,7 @@ unless networkPolicy.restrictEgress is on; then only DNS and networkPolicy.egres
 {{- define "nexus-lib.spring.servicemonitor" -}}
 {{- if and .Values.metrics.enabled .Values.metrics.serviceMonitor.enabled }}
 {{- $endpoint := dict "port" "http" "path" .Values.metrics.path "interval" .Values.metrics.serviceMonitor.interval }}
-{{- include "nexus-lib.serviceMonitor" (dict "context" . "endpoints" (list $endpoint)) }}
+{{- include "nexus-lib.serviceMonitor" (dict "context" . "extraLabels" (dig "labels" dict .Values.metrics.serviceMonitor) "endpoints" (list $endpoint)) }}
 {{- end }}
 {{- end }}
 
