@@ -142,6 +142,11 @@ def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
             "Every namespace the stack creates has a NetworkPolicy.",
             rules.namespaces_without_network_policy,
         ),
+        stack_policy(
+            "data-store-scraped",
+            "Every data store (StatefulSet) has a ServiceMonitor or PodMonitor scraping its pods.",
+            rules.data_stores_without_scrape_object,
+        ),
         resource_policy(
             "configmap-no-credentials",
             "No ConfigMap carries a credential.",

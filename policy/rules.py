@@ -362,6 +362,47 @@ def namespaces_without_network_policy(objects: Mapping[str, Manifest]) -> list[t
     ]
 
 
+def _scraped_by_service_monitor(obj: Manifest, monitor: Manifest, services: list[Manifest]) -> bool:
+    """A ServiceMonitor scrapes a workload's pods when it selects a Service (in its own namespace, or those its
+    namespaceSelector names) whose selector picks the pods."""
+    spec = monitor.get("spec") or {}
+    names = ((spec.get("namespaceSelector") or {}).get("matchNames")) or [_namespace(monitor)]
+    labels = pod_template_labels(obj)
+    return _namespace(obj) in names and any(
+        _namespace(svc) == _namespace(obj)
+        and selector_matches(spec.get("selector"), (svc.get("metadata") or {}).get("labels") or {})
+        and (svc.get("spec") or {}).get("selector")
+        and all(labels.get(k) == v for k, v in ((svc.get("spec") or {}).get("selector") or {}).items())
+        for svc in services
+    )
+
+
+def data_stores_without_scrape_object(objects: Mapping[str, Manifest]) -> list[tuple[str, str]]:
+    """Every data store (a StatefulSet: our databases, brokers and ZooKeeper, the Bitnami cluster) is scraped: a
+    ServiceMonitor selects a Service selecting its pods, or a PodMonitor selects its pods, in its namespace."""
+    of_kind = lambda kind: [obj for obj in objects.values() if obj.get("kind") == kind]  # noqa: E731
+    services, service_monitors, pod_monitors = of_kind("Service"), of_kind("ServiceMonitor"), of_kind("PodMonitor")
+    problems = []
+    for key, obj in objects.items():
+        if obj.get("kind") != "StatefulSet":
+            continue
+        labels = pod_template_labels(obj)
+        by_pods = any(
+            _namespace(m) == _namespace(obj) and selector_matches((m.get("spec") or {}).get("selector"), labels)
+            for m in pod_monitors
+        )
+        if not by_pods and not any(_scraped_by_service_monitor(obj, m, services) for m in service_monitors):
+            problems.append(
+                (
+                    key,
+                    f"{describe(obj)} is a data store no ServiceMonitor or PodMonitor scrapes; turn on its "
+                    "monitoring in the stack config (e.g. dataTier.monitoring {metrics, serviceMonitor: true}, "
+                    "postgresClusters.<name>.monitoring)",
+                )
+            )
+    return problems
+
+
 # --- every environment: credentials and exposure ------------------------------------------------------
 
 # A key is credential-like when its LAST word names a credential: `DB_PASSWORD`, `apiKey`, `jwt.secret`,
@@ -464,6 +505,7 @@ ENVIRONMENT_SCOPES: dict[str, tuple[str, ...]] = {
     "workload-replicas": ("prod",),
     "workload-disruption-budget": ("prod",),
     "namespace-network-policy": ("prod",),
+    "data-store-scraped": ("prod",),
 }
 
 ENVIRONMENT_POLICY = "stack-environment"

@@ -405,7 +405,7 @@ def test_dev_renders_no_prometheus_operator_objects():
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_staging_and_prod_scrape_every_exporter_with_the_operator_selector_label(stack):
     monitors = {m["metadata"]["name"]: m["metadata"]["labels"] for m in find(rendered(stack), "ServiceMonitor")}
-    assert set(monitors) == {*MONGODB, *POSTGRES, "redis", "kafka"}
+    assert set(monitors) == set(STATEFULSETS)
     assert {labels.get("release") for labels in monitors.values()} == {"kube-prometheus-stack"}
 
 
@@ -428,7 +428,7 @@ def test_every_alert_names_its_severity_namespace_and_runbook(stack):
 def test_metrics_add_an_exporter_per_database_and_a_servicemonitor_scraping_it():
     manifests = _rendered_file(CHART_DIR / "ci" / "all-features-values.yaml")
     monitors = {m["metadata"]["name"] for m in find(manifests, "ServiceMonitor")}
-    assert monitors == {*MONGODB, *POSTGRES, "redis", "kafka"}
+    assert monitors == set(STATEFULSETS)
     redis = pod_spec(one(manifests, "StatefulSet", "redis"))
     assert [c["name"] for c in redis["containers"]] == ["redis", "metrics"]
 

@@ -29,6 +29,7 @@ STACK_RULES = {
     "workload-replicas": rules.workloads_below_replica_floor,
     "workload-disruption-budget": rules.workloads_without_disruption_budget,
     "namespace-network-policy": rules.namespaces_without_network_policy,
+    "data-store-scraped": rules.data_stores_without_scrape_object,
 }
 
 

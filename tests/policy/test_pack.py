@@ -84,7 +84,12 @@ def test_prod_disables_no_rule():
 
 def test_staging_leaves_the_prod_availability_rules_out():
     disabled = {name for name, level in rules.pack_config("staging").items() if level == "disabled"}
-    assert disabled == {"workload-replicas", "workload-disruption-budget", "namespace-network-policy"}
+    assert disabled == {
+        "workload-replicas",
+        "workload-disruption-budget",
+        "namespace-network-policy",
+        "data-store-scraped",
+    }
 
 
 def test_the_environment_guard_blocks_even_in_dev():

@@ -92,7 +92,7 @@ items:
     internalOnly: true
     secret: ""
     backup: false
-    metricsPort: 0
+    metricsPort: 9141
     uid: 1000
 {{- end }}
 {{- end }}
@@ -185,7 +185,7 @@ The exporter sidecar of one workload (metrics.enabled): (dict "context" $ "workl
 {{- $w := .workload }}
 {{- $images := $root.Values.images }}
 - name: metrics
-  {{- $image := get (dict "mongodb" $images.mongodbExporter "postgres" $images.postgresExporter "redis" $images.redisExporter "kafka" $images.kafkaExporter) $w.kind }}
+  {{- $image := get (dict "mongodb" $images.mongodbExporter "postgres" $images.postgresExporter "redis" $images.redisExporter "kafka" $images.kafkaExporter "zookeeper" $images.zookeeperExporter) $w.kind }}
   image: {{ include "nexus-lib.image" (dict "image" $image) }}
   imagePullPolicy: {{ $image.pullPolicy }}
   {{- if eq $w.kind "mongodb" }}
@@ -220,6 +220,9 @@ The exporter sidecar of one workload (metrics.enabled): (dict "context" $ "workl
   {{- else }}
   args: ["--kafka.server=127.0.0.1:9092"]
   {{- end }}
+  {{- else if eq $w.kind "zookeeper" }}
+  # The server's own `mntr` (whitelisted on the zookeeper container), as zk_* gauges.
+  args: ["--zk-hosts=127.0.0.1:2181", "--listen=:9141"]
   {{- end }}
   ports:
     - name: metrics
