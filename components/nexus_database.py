@@ -210,6 +210,7 @@ def chart_values(
                 if config.monitoring.prometheusRule
                 else {}
             ),
+            **({"dashboards": {"enabled": True}} if config.monitoring.dashboards else {}),
         },
         # A helm test hook would be an ordinary Pod under Pulumi's Chart: keep it out.
         "tests": {"enabled": False},

@@ -58,9 +58,13 @@ class MonitoringConfig(ScrapeConfig):
     """A data store's: exporter sidecars (`metrics`) as well, which its ServiceMonitors scrape and its rules read."""
 
     metrics: bool = False
+    # Grafana dashboards (ConfigMaps the Grafana sidecar loads), one per kind of database.
+    dashboards: bool = False
 
     @model_validator(mode="after")
     def _objects_need_metrics(self) -> MonitoringConfig:
+        if self.dashboards and not self.serviceMonitor:
+            raise ValueError("dashboards is true but serviceMonitor is false: the dashboards would stay empty")
         if self.serviceMonitor and not self.metrics:
             raise ValueError("serviceMonitor is true but metrics is false: there would be nothing to scrape")
         if self.prometheusRule and not self.serviceMonitor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from .base import DnsLabel, PodAntiAffinity, ReadReplicaCount, Resources, StorageSize, StrictModel, Switchable
 from .monitoring import MonitoringConfig
@@ -72,6 +72,16 @@ class PostgresClusterConfig(StrictModel):
     networkPolicy: bool = False
     expose: PostgresExposure = Field(default_factory=PostgresExposure)
     image: PostgresImage = Field(default_factory=PostgresImage)
+
+    @field_validator("monitoring")
+    @classmethod
+    def _dashboards_come_from_the_data_tier(cls, monitoring: MonitoringConfig) -> MonitoringConfig:
+        if monitoring.dashboards:
+            raise ValueError(
+                "dashboards is not a setting of a Bitnami cluster: set dataTier.monitoring.dashboards, whose "
+                "PostgreSQL dashboard has a namespace variable that covers this cluster's namespace"
+            )
+        return monitoring
 
     @property
     def is_replicated(self) -> bool:

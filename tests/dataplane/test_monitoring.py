@@ -2,8 +2,9 @@
 renders them (exporters on since issue 18), run with their rendered env next to a PostgreSQL primary and a Redis
 primary with one replica, answer with the databases up, and a real Prometheus scrapes them with the target labels
 the Prometheus Operator gives a ServiceMonitor's targets (`namespace`, `pod`). Against that Prometheus, every
-expression of our alert rules (nexus-database's PrometheusRule and the Bitnami cluster's rules) evaluates without
-error, and every PostgreSQL and Redis metric they name is one the exporters export.
+expression of our alert rules (nexus-database's PrometheusRule and the Bitnami cluster's rules) and of our Grafana
+dashboards' panels evaluates without error, and every PostgreSQL and Redis metric they name is one the exporters
+export.
 
 Versions: Debian's exporters and Prometheus (tooling/dataplane/monitoring.py names them against the chart's
 images: postgres-exporter 0.11 here, v0.17.1 in the image; redis_exporter 1.45 here, v1.67.0 in the image). The
@@ -15,6 +16,7 @@ exporters document.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -40,9 +42,21 @@ def rule_groups() -> list[dict]:
     ]
 
 
+def panels() -> list[tuple[str, str]]:
+    """(dashboard/panel, PromQL) of every Grafana dashboard panel, its `$namespace` variable set to the data tier's."""
+    maps = [o for o in rendered(STACK, CHART) if o["kind"] == "ConfigMap" and "-dashboard-" in o["metadata"]["name"]]
+    boards = [json.loads(next(iter(m["data"].values()))) for m in maps]
+    return [
+        (f"{b['title']}/{p['title']}", t["expr"].replace("$namespace", chart_namespace(STACK, CHART)))
+        for b in boards
+        for p in b["panels"]
+        for t in p["targets"]
+    ]
+
+
 def expressions() -> list[tuple[str, str]]:
-    """(group/alert, PromQL) of every rule."""
-    return [(f"{g['name']}/{r['alert']}", r["expr"]) for g in rule_groups() for r in g["rules"]]
+    """(group/alert or dashboard/panel, PromQL) of every rule and every dashboard panel."""
+    return [(f"{g['name']}/{r['alert']}", r["expr"]) for g in rule_groups() for r in g["rules"]] + panels()
 
 
 def named(prefixes: tuple[str, ...]) -> dict[str, set[str]]:
@@ -100,7 +114,7 @@ def test_prometheus_scrapes_the_exporters_with_the_operators_namespace_and_pod_l
     assert sorted(series["metric"]["pod"] for series in up) == ["product-postgres-0", "redis-0", "redis-1"]
 
 
-def test_every_alert_expression_evaluates_without_error(prometheus):
+def test_every_alert_and_dashboard_expression_evaluates_without_error(prometheus):
     errors = []
     for alert, expr in expressions():
         try:
@@ -110,7 +124,7 @@ def test_every_alert_expression_evaluates_without_error(prometheus):
     assert not errors
 
 
-def test_every_postgres_and_redis_metric_the_rules_name_is_exported(prometheus):
+def test_every_postgres_and_redis_metric_the_rules_and_dashboards_name_is_exported(prometheus):
     exported = monitoring.metric_names(prometheus)
     names = named(("pg_", "redis_"))
     missing = {name: sorted(alerts) for name, alerts in names.items() if name not in exported | NEWER_THAN_DEBIAN}

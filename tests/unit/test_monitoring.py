@@ -30,7 +30,8 @@ def rejection(section: str, monitoring: dict) -> str:
 
 def test_dev_runs_no_exporter_servicemonitor_or_rule(dev_stack):
     data = values(dev_stack, "data-tier-chart")["metrics"]
-    assert data["enabled"] is False and data["serviceMonitor"]["enabled"] is False and "prometheusRule" not in data
+    assert data["enabled"] is False and data["serviceMonitor"]["enabled"] is False
+    assert "prometheusRule" not in data and "dashboards" not in data
     bitnami = values(dev_stack, "orders-postgresql")["metrics"]
     assert bitnami["enabled"] is False and "serviceMonitor" not in bitnami and "prometheusRule" not in bitnami
 
@@ -97,3 +98,13 @@ def test_staging_and_prod_scrape_every_order_service_with_the_selector_labels(st
 def test_dev_services_create_no_prometheus_operator_objects(dev_stack):
     assert values(dev_stack, "core-pipeline-chart")["serviceMonitor"] == {"enabled": False}
     assert "metrics" not in values(dev_stack, "order-platform-api-gateway")
+
+
+@pytest.mark.parametrize("stack", ["staging_stack", "prod_stack"])
+def test_staging_and_prod_ship_the_data_tiers_grafana_dashboards(stack, request):
+    assert values(request.getfixturevalue(stack), "data-tier-chart")["metrics"]["dashboards"] == {"enabled": True}
+
+
+def test_dashboards_on_a_bitnami_cluster_are_refused_pointing_at_the_data_tiers():
+    message = rejection("postgresClusters", {"metrics": True, "serviceMonitor": True, "dashboards": True})
+    assert "postgresClusters.orders.monitoring" in message and "dataTier.monitoring.dashboards" in message

@@ -343,3 +343,55 @@ The ingress rules of one database's NetworkPolicy (networkPolicy.mode basic or s
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+The panels of each database kind's Grafana dashboard (templates/dashboards.yaml): title and PromQL, `$namespace`
+the dashboard's variable. `up` names the metric whose namespaces fill the variable.
+*/}}
+{{- define "nexus-database.dashboardPanels" -}}
+postgres:
+  title: PostgreSQL (nexus-database and Bitnami clusters)
+  up: pg_up
+  panels:
+    - {title: "Server up", expr: "pg_up{namespace=\"$namespace\"}"}
+    - {title: "Connections in use (% of max_connections)", expr: "sum by (pod) (pg_stat_activity_count{namespace=\"$namespace\"}) / on (pod) group_left pg_settings_max_connections{namespace=\"$namespace\"} * 100"}
+    - {title: "Replication lag of standbys (s)", expr: "pg_replication_lag_seconds{namespace=\"$namespace\"}"}
+    - {title: "Transactions committed / s", expr: "sum by (pod) (rate(pg_stat_database_xact_commit{namespace=\"$namespace\"}[5m]))"}
+    - {title: "Database size", expr: "pg_database_size_bytes{namespace=\"$namespace\"}", legend: "{{ "{{pod}} {{datname}}" }}"}
+    - {title: "Data volume used (%)", expr: "kubelet_volume_stats_used_bytes{namespace=\"$namespace\"} / kubelet_volume_stats_capacity_bytes{namespace=\"$namespace\"} * 100", legend: "{{ "{{persistentvolumeclaim}}" }}"}
+mongodb:
+  title: MongoDB (nexus-database)
+  up: mongodb_up
+  panels:
+    - {title: "Server up", expr: "mongodb_up{namespace=\"$namespace\"}"}
+    - {title: "Connections (current)", expr: "mongodb_connections{namespace=\"$namespace\", state=\"current\"}"}
+    - {title: "Replication lag of secondaries (s)", expr: "mongodb_mongod_replset_member_replication_lag{namespace=\"$namespace\"}", legend: "{{ "{{name}}" }}"}
+    - {title: "Operations / s", expr: "sum by (pod, type) (rate(mongodb_op_counters_total{namespace=\"$namespace\"}[5m]))", legend: "{{ "{{pod}} {{type}}" }}"}
+    - {title: "Data volume used (%)", expr: "kubelet_volume_stats_used_bytes{namespace=\"$namespace\", persistentvolumeclaim=~\"data-.*-mongodb-[0-9]+\"} / kubelet_volume_stats_capacity_bytes{namespace=\"$namespace\", persistentvolumeclaim=~\"data-.*-mongodb-[0-9]+\"} * 100", legend: "{{ "{{persistentvolumeclaim}}" }}"}
+redis:
+  title: Redis (nexus-database)
+  up: redis_up
+  panels:
+    - {title: "Server up", expr: "redis_up{namespace=\"$namespace\"}"}
+    - {title: "Clients (% of maxclients)", expr: "redis_connected_clients{namespace=\"$namespace\"} / on (pod) redis_config_maxclients{namespace=\"$namespace\"} * 100"}
+    - {title: "Memory used", expr: "redis_memory_used_bytes{namespace=\"$namespace\"}"}
+    - {title: "Commands / s", expr: "rate(redis_commands_processed_total{namespace=\"$namespace\"}[5m])"}
+    - {title: "Replicas connected to the primary", expr: "redis_connected_slaves{namespace=\"$namespace\"}"}
+    - {title: "Replica link to the primary up", expr: "redis_master_link_up{namespace=\"$namespace\"}"}
+kafka:
+  title: Kafka (nexus-database)
+  up: kafka_brokers
+  panels:
+    - {title: "Brokers in the cluster", expr: "kafka_brokers{namespace=\"$namespace\"}"}
+    - {title: "Under-replicated partitions", expr: "sum by (topic) (kafka_topic_partition_under_replicated_partition{namespace=\"$namespace\"})", legend: "{{ "{{topic}}" }}"}
+    - {title: "Messages in / s", expr: "sum by (topic) (rate(kafka_topic_partition_current_offset{namespace=\"$namespace\"}[5m]))", legend: "{{ "{{topic}}" }}"}
+    - {title: "Consumer group lag", expr: "sum by (consumergroup, topic) (kafka_consumergroup_lag{namespace=\"$namespace\"})", legend: "{{ "{{consumergroup}} {{topic}}" }}"}
+zookeeper:
+  title: ZooKeeper (nexus-database)
+  up: zk_up
+  panels:
+    - {title: "Server up", expr: "zk_up{namespace=\"$namespace\"}"}
+    - {title: "Alive connections", expr: "zk_num_alive_connections{namespace=\"$namespace\"}"}
+    - {title: "Average request latency (ticks)", expr: "zk_avg_latency{namespace=\"$namespace\"}"}
+    - {title: "Outstanding requests", expr: "zk_outstanding_requests{namespace=\"$namespace\"}"}
+{{- end }}
