@@ -146,6 +146,7 @@ def chart_values(name: str, config: CorePipelineConfig, wiring: ChartWiring) -> 
             "NODE_ENV": config.nodeEnv,
             "PORT": str(CONTAINER_PORT),
             "LOG_LEVEL": config.logLevel,
+            **({"LOG_FORMAT": config.logFormat} if config.logFormat else {}),
             "METRICS_ENABLED": str(config.metricsEnabled).lower(),
             "TRACING_ENABLED": str(config.tracingEnabled).lower(),
             "OTEL_SERVICE_NAME": name,

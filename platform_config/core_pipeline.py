@@ -132,6 +132,9 @@ class CorePipelineConfig(StrictModel):
     resources: Resources = Field(default_factory=lambda: Resources.of("250m", "256Mi", "500m", "512Mi"))
     nodeEnv: Literal["development", "staging", "production"] = "production"
     logLevel: Literal["debug", "info", "warn", "error"] = "info"
+    # `json`: one JSON object per line (LOG_FORMAT=json) with level, time, message, context and trace ids, the
+    # fields the Loki pipeline labels and parses on (docs/observability.md). Unset: the image's default format.
+    logFormat: Literal["json", "text"] | None = None
     metricsEnabled: bool = True
     tracingEnabled: bool = True
     otlpEndpoint: HttpUrl = "http://tempo.observability.svc.cluster.local:4318"

@@ -108,3 +108,19 @@ def test_staging_and_prod_ship_the_data_tiers_grafana_dashboards(stack, request)
 def test_dashboards_on_a_bitnami_cluster_are_refused_pointing_at_the_data_tiers():
     message = rejection("postgresClusters", {"metrics": True, "serviceMonitor": True, "dashboards": True})
     assert "postgresClusters.orders.monitoring" in message and "dataTier.monitoring.dashboards" in message
+
+
+@pytest.mark.parametrize("stack", ["staging_stack", "prod_stack"])
+def test_staging_and_prod_core_pipeline_logs_json_lines_for_loki(stack, request):
+    assert values(request.getfixturevalue(stack), "core-pipeline-chart")["env"]["LOG_FORMAT"] == "json"
+
+
+def test_dev_core_pipeline_keeps_the_images_log_format(dev_stack):
+    assert "LOG_FORMAT" not in values(dev_stack, "core-pipeline-chart")["env"]
+
+
+@pytest.mark.parametrize("stack", ["dev_stack", "staging_stack", "prod_stack"])
+def test_the_order_services_log_spring_boot_ecs_json(stack, request):
+    # The chart turns config.logFormat json into LOGGING_STRUCTURED_FORMAT_CONSOLE=ecs (nexus-lib.spring).
+    for service in ("api-gateway", "order-command-service", "order-query-service"):
+        assert values(request.getfixturevalue(stack), f"order-platform-{service}")["config"]["logFormat"] == "json"
