@@ -124,3 +124,9 @@ def test_the_order_services_log_spring_boot_ecs_json(stack, request):
     # The chart turns config.logFormat json into LOGGING_STRUCTURED_FORMAT_CONSOLE=ecs (nexus-lib.spring).
     for service in ("api-gateway", "order-command-service", "order-query-service"):
         assert values(request.getfixturevalue(stack), f"order-platform-{service}")["config"]["logFormat"] == "json"
+
+
+@pytest.mark.parametrize("stack", ["staging_stack", "prod_stack"])
+def test_staging_and_prod_network_policies_let_prometheus_scrape_core_pipeline(stack, request):
+    chart = values(request.getfixturevalue(stack), "core-pipeline-chart")
+    assert chart["networkPolicy"]["enabled"] and chart["networkPolicy"]["monitoringNamespace"] == "monitoring"
