@@ -159,3 +159,10 @@ def test_claims_outlive_their_statefulset(smoke: Kubectl) -> None:
     assert eventually(lambda: smoke.items("pods", NS) == [], 60)
     claims = {pvc["metadata"]["name"]: pvc["status"]["phase"] for pvc in smoke.items("pvc", NS)}
     assert claims == {"data-db-0": "Bound", "data-db-1": "Bound", "data-db-2": "Bound"}
+
+
+def test_the_cluster_serves_the_prometheus_operators_scrape_and_rule_kinds(kubectl: Kubectl) -> None:
+    # Staging and prod ship ServiceMonitors and PrometheusRules; without their CRDs those stacks cannot deploy.
+    served = kubectl.run("api-resources", "--api-group=monitoring.coreos.com", "-o", "name").stdout.split()
+    assert {"servicemonitors.monitoring.coreos.com", "podmonitors.monitoring.coreos.com"} <= set(served)
+    assert "prometheusrules.monitoring.coreos.com" in served

@@ -160,6 +160,7 @@ def build(instance: Instance, log: Log) -> dict[str, Path]:
             "kwok", KWOK_MOD_DIR, ["-o", str(out / "kwok"), "-ldflags", ldflags, "sigs.k8s.io/kwok/cmd/kwok"], log
         )
     kwok_stages(versions)
+    monitoring_crds(versions)
     paths = {name: find(name, instance) for name in BINARIES}
     still = [name for name, path in paths.items() if path is None]
     if still:
@@ -199,6 +200,41 @@ def kwok_stages(versions: Versions) -> Path:
     for stage in KWOK_STAGES:
         target = out / Path(stage).name
         shutil.copyfile(source / "kustomize" / "stage" / stage, target)
+        target.chmod(0o644)
+    (out / ".complete").touch()
+    return out
+
+
+# The Prometheus Operator's CRDs the platform's charts create objects of.
+MONITORING_CRDS = ("servicemonitors", "podmonitors", "prometheusrules")
+PROMETHEUS_OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"
+
+
+def monitoring_crds(versions: Versions) -> Path:
+    """The Prometheus Operator's ServiceMonitor, PodMonitor and PrometheusRule CRDs at the pinned version, from
+    its Go module (`example/prometheus-operator-crd`), copied once to .tools/share."""
+    out = TOOLS_SHARE / f"prometheus-operator-{versions.prometheus_operator}-crds"
+    if (out / ".complete").is_file():
+        return out
+    if shutil.which("go") is None:
+        raise BuildError("go is not installed; it is needed to fetch the Prometheus Operator's CRDs")
+    module = f"{PROMETHEUS_OPERATOR_MODULE}@{versions.prometheus_operator}"
+    proc = subprocess.run(
+        ["go", "mod", "download", "-json", module],
+        env={**os.environ, "GOFLAGS": "-mod=mod"},
+        cwd=TOOLS_SHARE.parent if TOOLS_SHARE.parent.is_dir() else None,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise BuildError(f"go mod download {module} failed: {proc.stdout[-500:]}{proc.stderr[-500:]}")
+    source = Path(json.loads(proc.stdout)["Dir"]) / "example" / "prometheus-operator-crd"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    for crd in MONITORING_CRDS:
+        target = out / f"monitoring.coreos.com_{crd}.yaml"
+        shutil.copyfile(source / target.name, target)
         target.chmod(0o644)
     (out / ".complete").touch()
     return out

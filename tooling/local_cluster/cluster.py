@@ -211,7 +211,7 @@ class LocalCluster:
             *("--bind-address", "127.0.0.1", "--secure-port", str(ports.scheduler), "--leader-elect=false"),
             "--profiling=false",
         )
-        for path, obj in objects.bootstrap():
+        for path, obj in objects.bootstrap(binaries.monitoring_crds(inst.versions)):
             self.admin.apply(path, obj)
         launch(
             "kwok",
@@ -233,6 +233,11 @@ class LocalCluster:
             "the default service account",
             60,
             lambda: self.admin.get("/api/v1/namespaces/default/serviceaccounts/default") is not None,
+        )
+        wait_for(
+            "the Prometheus Operator's resource types to be served",
+            60,
+            lambda: self.admin.get(f"/apis/{objects.MONITORING_API}") is not None,
         )
         self.log(f"cluster ready in {time.monotonic() - started:.1f}s: export KUBECONFIG={inst.kubeconfig}")
 

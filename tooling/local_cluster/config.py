@@ -26,6 +26,7 @@ DEFAULTS = {
     "LOCAL_K8S_VERSION": "v1.34.2",
     "LOCAL_ETCD_VERSION": "v3.6.4",
     "LOCAL_KWOK_VERSION": "v0.8.0",
+    "LOCAL_PROMETHEUS_OPERATOR_VERSION": "v0.85.0",
     "LOCAL_APISERVER_PORT": "16443",
     "LOCAL_ETCD_CLIENT_PORT": "16379",
     "LOCAL_ETCD_PEER_PORT": "16380",
@@ -64,6 +65,7 @@ class Versions:
     kubernetes: str
     etcd: str
     kwok: str
+    prometheus_operator: str
 
     @staticmethod
     def minor(version: str) -> str:
@@ -143,6 +145,11 @@ def instance(name: str = "default", environ: Mapping[str, str] | None = None) ->
         name=name,
         state_dir=state_dir.resolve(),
         ports=Ports.from_settings(conf, offset),
-        versions=Versions(conf["LOCAL_K8S_VERSION"], conf["LOCAL_ETCD_VERSION"], conf["LOCAL_KWOK_VERSION"]),
+        versions=Versions(
+            conf["LOCAL_K8S_VERSION"],
+            conf["LOCAL_ETCD_VERSION"],
+            conf["LOCAL_KWOK_VERSION"],
+            conf["LOCAL_PROMETHEUS_OPERATOR_VERSION"],
+        ),
         tools_bin=Path(env.get("LOCAL_CLUSTER_TOOLS_BIN") or TOOLS_BIN),
     )

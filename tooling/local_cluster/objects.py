@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tooling.local_cluster.config import DATA_DIR
 
 STORAGE_CLASS = "standard"
@@ -17,6 +19,8 @@ FAKE_NODES = ("kwok-node-0", "kwok-node-1")
 NODE_ANNOTATION = "kwok.x-k8s.io/node=fake"
 CUSTOM_STATUS_ANNOTATION = "kwok.x-k8s.io/status=custom"
 KWOK_VOLUME_CLASS = "kwok-volume"  # the class name kwok's volume stages select
+# The API group/version of the Prometheus Operator CRDs the cluster serves (ServiceMonitor, PrometheusRule, ...).
+MONITORING_API = "monitoring.coreos.com/v1"
 
 
 def storage_class() -> dict[str, Any]:
@@ -57,11 +61,18 @@ def fake_node(name: str) -> dict[str, Any]:
     }
 
 
-def bootstrap() -> list[tuple[str, dict[str, Any]]]:
-    """(API path, object) for each object to apply once the API server is ready."""
+def bootstrap(crds: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(API path, object) for each object to apply once the API server is ready: the storage class, the fake
+    nodes, and the CustomResourceDefinitions in `crds` (the Prometheus Operator's, for the scrape objects and
+    alert rules staging and prod ship; definitions only, no operator acts on them)."""
+    definitions = [yaml.safe_load(path.read_text()) for path in sorted(crds.glob("*.yaml"))]
     return [
         (f"/apis/storage.k8s.io/v1/storageclasses/{STORAGE_CLASS}", storage_class()),
         *((f"/api/v1/nodes/{name}", fake_node(name)) for name in FAKE_NODES),
+        *(
+            (f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}", crd)
+            for crd in definitions
+        ),
     ]
 
 
