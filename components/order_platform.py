@@ -27,6 +27,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from platform_config.base import Environment
+from platform_config.monitoring import ScrapeConfig
 from platform_config.order_platform import OrderPlatformConfig, ServiceSizing
 
 from .endpoints import DatabaseEndpoint
@@ -127,11 +128,7 @@ def _common_values(
         "podDisruptionBudget": {"enabled": config.podDisruptionBudget, "minAvailable": max(1, sizing.replicas - 1)},
         "podAntiAffinity": config.podAntiAffinity,
         "networkPolicy": {"enabled": config.networkPolicy},
-        **(
-            {"metrics": {"serviceMonitor": {"enabled": True, "labels": dict(config.monitoring.selectorLabels)}}}
-            if config.monitoring.serviceMonitor
-            else {}
-        ),
+        **_monitoring(config.monitoring),
         "otel": {
             "enabled": config.telemetry.enabled,
             "endpoint": config.telemetry.endpoint,
@@ -318,3 +315,14 @@ class OrderPlatform(Exporting, pulumi.ComponentResource):
             for service in SERVICES
         }
         self.register_outputs(self.outputs())
+
+
+def _monitoring(monitoring: ScrapeConfig) -> dict[str, Any]:
+    """The chart's `metrics` objects the stack turns on (nothing when none is, so dev passes what it did)."""
+    labels = dict(monitoring.selectorLabels)
+    objects = {
+        key: {"enabled": True, "labels": labels}
+        for key, on in (("serviceMonitor", monitoring.serviceMonitor), ("prometheusRule", monitoring.prometheusRule))
+        if on
+    }
+    return {"metrics": objects} if objects else {}

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from components.postgres_cluster import alert_rules
+from tests.charts.test_order_platform_charts import OPERATOR_SECRETS
 from tooling.helm import CHARTS_DIR, one, render
 
 pytestmark = pytest.mark.render
@@ -29,6 +30,7 @@ SUITES = {
     "data-redis.yaml": "nexus-database",
     "data-kafka.yaml": "nexus-database",
     "bitnami-postgres.yaml": "bitnami-postgresql",
+    "order-services.yaml": "order-services",
 }
 
 
@@ -38,11 +40,31 @@ def nexus_database_groups() -> list[dict[str, Any]]:
     return one(manifests, "PrometheusRule")["spec"]["groups"]
 
 
+def order_service_groups() -> list[dict[str, Any]]:
+    """api-gateway (a Deployment) and order-query-service (a StatefulSet with persistence), all features on."""
+    groups = []
+    for service in ("api-gateway", "order-query-service"):
+        values = CHARTS_DIR / service / "ci" / "all-features-values.yaml"
+        manifests = render(
+            service,
+            values=OPERATOR_SECRETS[service],
+            values_files=[values],
+            release=service,
+            namespace="order-platform",
+        )
+        groups += one(manifests, "PrometheusRule")["spec"]["groups"]
+    return groups
+
+
 def bitnami_groups() -> list[dict[str, Any]]:
     return [{"name": "orders-postgresql", "rules": alert_rules("orders-postgresql", "postgres")}]
 
 
-RULES = {"nexus-database": nexus_database_groups, "bitnami-postgresql": bitnami_groups}
+RULES = {
+    "nexus-database": nexus_database_groups,
+    "bitnami-postgresql": bitnami_groups,
+    "order-services": order_service_groups,
+}
 METRIC = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{")
 # The metrics our rules may name, by who documents them. PostgreSQL's and Redis' are also checked against the real
 # exporters' output in the data-plane tier (tests/dataplane/test_monitoring.py); the others only against this list,

@@ -93,6 +93,7 @@ def test_staging_and_prod_scrape_and_alert_on_core_pipeline_with_the_selector_la
 def test_staging_and_prod_scrape_every_order_service_with_the_selector_labels(stack, service, request):
     chart = values(request.getfixturevalue(stack), f"order-platform-{service}")
     assert chart["metrics"]["serviceMonitor"] == {"enabled": True, "labels": SELECTOR}
+    assert chart["metrics"]["prometheusRule"] == {"enabled": True, "labels": SELECTOR}
 
 
 def test_dev_services_create_no_prometheus_operator_objects(dev_stack):

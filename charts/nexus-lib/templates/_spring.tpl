@@ -184,6 +184,61 @@ unless networkPolicy.restrictEgress is on; then only DNS and networkPolicy.egres
 {{- end }}
 {{- end }}
 
+{{/*
+A Prometheus Operator PrometheusRule (metrics.prometheusRule.enabled): the service down, pods unavailable, an OOM
+kill, and the autoscaler at its ceiling. Series from kube-state-metrics; every alert names severity, namespace and
+service, with a runbook. Unit-tested with promtool (tests/charts/promtool/order-services.yaml).
+*/}}
+{{- define "nexus-lib.spring.prometheusrule" -}}
+{{- if and .Values.metrics.enabled (dig "prometheusRule" "enabled" false .Values.metrics) }}
+{{- $name := include "nexus-lib.fullname" . }}
+{{- $ns := .Release.Namespace }}
+{{- $stateful := eq (include "nexus-lib.spring.stateful" .) "true" }}
+{{- $workload := printf "namespace=%q, %s=%q" $ns (ternary "statefulset" "deployment" $stateful) $name }}
+{{- $pods := printf "namespace=%q, pod=~%q" $ns (printf (ternary "%s-[0-9]+" "%s-[a-z0-9]{5,10}-[a-z0-9]{5}" $stateful) $name) }}
+{{- $available := printf (ternary "kube_statefulset_status_replicas_ready{%s}" "kube_deployment_status_replicas_available{%s}" $stateful) $workload }}
+{{- $unavailable := printf (ternary "kube_statefulset_replicas{%s} - kube_statefulset_status_replicas_ready{%s}" "kube_deployment_status_replicas_unavailable{%s}%.0s" $stateful) $workload $workload }}
+{{- $labels := dict "namespace" $ns "service" $name }}
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  {{- include "nexus-lib.metadata" (dict "context" . "extraLabels" (dig "prometheusRule" "labels" dict .Values.metrics)) | nindent 2 }}
+spec:
+  groups:
+    - name: {{ $name }}
+      rules:
+        - alert: ServiceDown
+          expr: {{ $available }} == 0
+          for: 2m
+          labels: {{ merge (dict "severity" "critical") $labels | toJson }}
+          annotations:
+            summary: "{{ $name }} has no available pod in {{ $ns }}"
+            runbook: "kubectl -n {{ $ns }} get pods -l app.kubernetes.io/name={{ include "nexus-lib.name" . }}; describe the failing pod (image pull, probes, a dependency such as Keycloak or Kafka unreachable)."
+        - alert: ServicePodsUnavailable
+          expr: {{ $unavailable }} > 0
+          for: 10m
+          labels: {{ merge (dict "severity" "warning") $labels | toJson }}
+          annotations:
+            summary: "{{ $name }} in {{ $ns }} has had {{ "{{ $value }}" }} unavailable pods for 10 minutes"
+            runbook: "kubectl -n {{ $ns }} describe {{ ternary "statefulset" "deployment" $stateful }} {{ $name }}: a rollout stuck on readiness, or pods that cannot be scheduled."
+        - alert: ServiceContainerOOMKilled
+          expr: (kube_pod_container_status_last_terminated_reason{ {{- $pods }}, reason="OOMKilled"} == 1) and on (namespace, pod, container) (increase(kube_pod_container_status_restarts_total{ {{- $pods -}} }[15m]) > 0)
+          labels: {{ merge (dict "severity" "warning") $labels | toJson }}
+          annotations:
+            summary: "{{ $name }}: container {{ "{{ $labels.container }}" }} of {{ "{{ $labels.pod }}" }} in {{ $ns }} was OOM-killed"
+            runbook: "Raise the service's resources.limits.memory in the stack file (the JVM heap follows it, jvm.maxRamPercentage)."
+        {{- if .Values.autoscaling.enabled }}
+        - alert: ServiceAutoscalerAtMaximum
+          expr: kube_horizontalpodautoscaler_status_current_replicas{namespace={{ $ns | quote }}, horizontalpodautoscaler={{ $name | quote }}} >= kube_horizontalpodautoscaler_spec_max_replicas{namespace={{ $ns | quote }}, horizontalpodautoscaler={{ $name | quote }}}
+          for: 15m
+          labels: {{ merge (dict "severity" "warning") $labels | toJson }}
+          annotations:
+            summary: "{{ $name }} in {{ $ns }} has run at its autoscaler's maximum for 15 minutes"
+            runbook: "Load exceeds what maxReplicas allows: raise the service's maxReplicas in the stack file, or find what made requests slower."
+        {{- end }}
+{{- end }}
+{{- end }}
+
 {{/* Pod anti-affinity from podAntiAffinity: soft (preferred), hard (required) or none. */}}
 {{- define "nexus-lib.spring.affinity" -}}
 {{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "nexus-lib.selectorLabels" . | fromYaml)) }}
