@@ -101,6 +101,7 @@ class LocalCluster:
         inst.state_dir.mkdir(parents=True, exist_ok=True)
         if not fresh and self.healthy():
             self.log(f"already running and healthy: reusing it ({inst.server})")
+            self.apply_bootstrap()  # a cluster started by an older checkout may lack a newer object (a CRD)
             return inst.kubeconfig
         if self.procs.recorded() or self.procs.strays():
             self.log("found a stopped or unhealthy cluster: replacing it")
@@ -116,6 +117,11 @@ class LocalCluster:
             self.stop()
             raise
         return inst.kubeconfig
+
+    def apply_bootstrap(self) -> None:
+        """Server-side apply of what the cluster holds before anyone deploys (idempotent)."""
+        for path, obj in objects.bootstrap(binaries.monitoring_crds(self.instance.versions)):
+            self.admin.apply(path, obj)
 
     def check_ports(self) -> None:
         for name, port in self.instance.ports.items():
@@ -211,8 +217,7 @@ class LocalCluster:
             *("--bind-address", "127.0.0.1", "--secure-port", str(ports.scheduler), "--leader-elect=false"),
             "--profiling=false",
         )
-        for path, obj in objects.bootstrap(binaries.monitoring_crds(inst.versions)):
-            self.admin.apply(path, obj)
+        self.apply_bootstrap()
         launch(
             "kwok",
             *("--kubeconfig", str(state / "kwok.kubeconfig"), "--config", str(state / "kwok.yaml")),
