@@ -136,7 +136,14 @@ def chart_values(
         "service": {"type": "ClusterIP", "port": FLUXIONDB_PORT},
         "ingress": _ingress_values(tenant, defaults),
         "networkPolicy": {"enabled": defaults.networkPolicy, "clientNamespaceSelector": client_selector},
-        "metrics": {"prometheusAnnotations": defaults.prometheusAnnotations},
+        "metrics": {
+            "prometheusAnnotations": defaults.prometheusAnnotations,
+            **(
+                {"serviceMonitor": {"enabled": True, "labels": dict(defaults.monitoring.selectorLabels)}}
+                if defaults.monitoring.serviceMonitor
+                else {}
+            ),
+        },
         "podLabels": {TENANT_LABEL: tenant.id},
         "tests": {"enabled": False},
     }

@@ -31,6 +31,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from .base import ImageTag, MemoryQuantity, StorageSize, StrictModel, Switchable, quantity_to_number
+from .monitoring import ScrapeConfig
 
 NAME_PREFIX = "fluxiondb-"
 # Namespace and release are `fluxiondb-<id>`; both must fit a 63-character DNS label.
@@ -115,6 +116,17 @@ class FluxionDefaults(StrictModel):
     # Labels of the namespaces whose pods may connect; empty = every namespace (clients hold the API key).
     clientNamespaceLabels: dict[str, str] = Field(default_factory=dict)
     prometheusAnnotations: bool = False
+    # A ServiceMonitor per tenant (monitoring.serviceMonitor, with monitoring.selectorLabels); FluxionDB has no alert
+    # rules of its own yet, so monitoring.prometheusRule is refused rather than ignored.
+    monitoring: ScrapeConfig = Field(default_factory=ScrapeConfig)
+
+    @field_validator("monitoring")
+    @classmethod
+    def _no_rules_to_turn_on(cls, monitoring: ScrapeConfig) -> ScrapeConfig:
+        if monitoring.prometheusRule:
+            raise ValueError("prometheusRule: FluxionDB tenants have no alert rules yet; use serviceMonitor only")
+        return monitoring
+
     flushIntervalSeconds: int = Field(15, ge=1, le=3600, strict=True)
     ingress: FluxionIngress = Field(default_factory=FluxionIngress)
     image: FluxionImage = Field(default_factory=FluxionImage)

@@ -282,6 +282,19 @@ def test_prometheus_annotations_are_added_only_when_asked():
     assert annotated["prometheus.io/port"] == "8080"
 
 
+@pytest.mark.parametrize(("stack", "tenant", "values"), STACK_TENANTS, ids=STACK_IDS)
+def test_staging_and_prod_tenants_are_scraped_with_the_operators_selector_label_and_dev_ones_are_not(
+    stack, tenant, values
+):
+    monitors = find(render(CHART, values=values, namespace=f"fluxiondb-{tenant.id}", validate=False), "ServiceMonitor")
+    if stack == "dev":
+        assert monitors == []
+    else:
+        [monitor] = monitors
+        assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+
+
 def test_prod_tenants_get_the_charts_network_policy():
     for stack, tenant, values in STACK_TENANTS:
         if stack == "prod":

@@ -131,3 +131,17 @@ def test_the_order_services_log_spring_boot_ecs_json(stack, request):
 def test_staging_and_prod_network_policies_let_prometheus_scrape_core_pipeline(stack, request):
     chart = values(request.getfixturevalue(stack), "core-pipeline-chart")
     assert chart["networkPolicy"]["enabled"] and chart["networkPolicy"]["monitoringNamespace"] == "monitoring"
+
+
+@pytest.mark.parametrize("stack", ["staging_stack", "prod_stack"])
+def test_staging_and_prod_scrape_every_fluxiondb_tenant_with_the_selector_labels(stack, request):
+    run = request.getfixturevalue(stack)
+    tenants = [name for name in run.charts() if name.startswith("fluxiondb-")]
+    assert tenants
+    for tenant in tenants:
+        assert values(run, tenant)["metrics"]["serviceMonitor"] == {"enabled": True, "labels": SELECTOR}
+
+
+def test_dev_fluxiondb_tenants_create_no_servicemonitor(dev_stack):
+    tenants = [name for name in dev_stack.charts() if name.startswith("fluxiondb-")]
+    assert all("serviceMonitor" not in values(dev_stack, tenant)["metrics"] for tenant in tenants)
