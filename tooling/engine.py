@@ -87,6 +87,10 @@ def run_pulumi(
     """The pulumi CLI in `cwd`, non-interactive; `offline` runs it in a network namespace of its own."""
     command = ["pulumi", *args, "--non-interactive"]
     if offline:
+        # No network means no cluster either: a home without the ambient ~/.kube/config a copy may be given.
+        offline_home = cwd / ".offline-home"
+        offline_home.mkdir(exist_ok=True)
+        env = {**env, "HOME": str(offline_home)}
         # A fresh network namespace has only a downed loopback; bring it up, since the engine talks to
         # its plugins over gRPC on 127.0.0.1.
         command = ["unshare", "-n", "bash", "-c", 'ip link set lo up && exec "$@"', "offline", *command]

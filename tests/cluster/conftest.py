@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tooling.engine import ProgramCopy, ToolchainMissing
-from tooling.local_cluster import ClusterError, LocalCluster, instance
-from tooling.local_cluster.binaries import BuildError, missing
 from tooling.paths import TOOLS_BIN
 
 KUBECTL = TOOLS_BIN / "kubectl"
@@ -84,21 +81,9 @@ class Kubectl:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig() -> Iterator[str]:
-    """The tier's own cluster (the `test` instance), started with its data wiped and stopped at the end."""
-    cluster = LocalCluster(instance("test"))
-    if absent := missing(cluster.instance):
-        pytest.fail(f"the local cluster's binaries are missing ({', '.join(absent)}): run `make toolchain`")
-    try:
-        with cluster.lock():
-            path = cluster.start(fresh=True)
-    except (ClusterError, BuildError) as error:
-        pytest.fail(f"the cluster tier's own local cluster did not start: {error}")
-    try:
-        yield str(path)
-    finally:
-        with cluster.lock():
-            cluster.stop()
+def kubeconfig(test_cluster_kubeconfig: str) -> str:
+    """The tier's own cluster (the `test` instance, tests/conftest.py)."""
+    return test_cluster_kubeconfig
 
 
 @pytest.fixture(scope="session")

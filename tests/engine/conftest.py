@@ -8,6 +8,7 @@ render mode; it lives in pytest's temporary folder and nowhere else.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,13 +44,24 @@ class DeployedStack:
 
 
 @pytest.fixture(scope="session")
-def new_program(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], ProgramCopy]:
+def new_program(tmp_path_factory: pytest.TempPathFactory, test_cluster_kubeconfig: str) -> Callable[[str], ProgramCopy]:
     """`new_program(name)`: a fresh copy of the program (own backend) in a temporary folder; the tier fails,
-    rather than skips, without the pinned toolchain."""
+    rather than skips, without the pinned toolchain.
+
+    Stacks render to a directory and never deploy, but the provider must know whether each kind is namespaced:
+    built-in kinds it knows, custom ones (staging and prod's ServiceMonitors and PrometheusRules) it asks a
+    cluster's discovery API. So the copy sees the test tiers' own local cluster (its ambient kubeconfig),
+    which serves the Prometheus Operator's CRDs, as a real cluster with the operator would."""
+
+    # As the ambient ~/.kube/config of a home of their own: the SDK turns a KUBECONFIG variable into the
+    # provider's `kubeconfig` argument, which the provider refuses next to `renderYamlToDirectory`.
+    home = tmp_path_factory.mktemp("engine-home")
+    (home / ".kube").mkdir()
+    shutil.copyfile(test_cluster_kubeconfig, home / ".kube" / "config")
 
     def make(name: str) -> ProgramCopy:
         try:
-            return ProgramCopy(tmp_path_factory.mktemp(name))
+            return ProgramCopy(tmp_path_factory.mktemp(name), extra_env={"HOME": str(home)})
         except ToolchainMissing as err:
             pytest.fail(str(err))
 
