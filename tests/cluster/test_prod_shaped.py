@@ -3,7 +3,9 @@ to what two fake nodes hold.
 
 Invariants protected: prod's shape itself (several replicas per workload, PodDisruptionBudgets, a
 NetworkPolicy in every namespace the stack creates, LoadBalancer exposure where allowed, HPAs) deploys
-on a real API server and every workload becomes ready; nothing diffs afterwards.
+on a real API server and every workload becomes ready; nothing diffs afterwards; and once every HPA has
+scaled its workload to its floor, the drift check (`python -m tooling.drift`, the scheduled drift workflow's)
+reports nothing: what controllers change there is expected drift, not drift. One deploy serves all of them.
 
 Scaled down, and nothing else changed: storage sizes to 1Gi, container resources and tenant RAM to small
 values, `instanceType` unset (kwok nodes carry no instance-type label), every StorageClass to the local
@@ -12,6 +14,7 @@ values, `instanceType` unset (kwok nodes carry no instance-type label), every St
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +22,7 @@ import pytest
 
 from policy.rules import SINGLE_POD_ANNOTATION
 from tests.cluster.conftest import Kubectl
+from tooling import drift
 from tooling.engine import ProgramCopy, ScratchStack
 from tooling.stackfiles import stack_config
 
@@ -115,3 +119,29 @@ def test_the_orders_read_pool_runs_the_two_prod_replicas(prod: ScratchStack, kub
 
 def test_the_prod_shaped_stack_shows_no_changes_after_up(prod: ScratchStack) -> None:
     prod.preview("--expect-no-changes").check("pulumi preview --expect-no-changes of the prod-shaped stack")
+
+
+def hpa_workloads_below_their_floor(kubectl: Kubectl) -> list[str]:
+    below = []
+    for hpa in kubectl.items("horizontalpodautoscalers"):
+        ns, ref = hpa["metadata"]["namespace"], hpa["spec"]["scaleTargetRef"]
+        target = kubectl.get(ref["kind"].lower(), ns, ref["name"])
+        if target["spec"]["replicas"] < hpa["spec"].get("minReplicas", 1):
+            below.append(f"{ns}/{ref['name']}")
+    return below
+
+
+def test_every_hpa_of_the_prod_shaped_stack_scales_its_workload_to_its_floor(
+    prod: ScratchStack, kubectl: Kubectl
+) -> None:
+    assert len(kubectl.items("horizontalpodautoscalers")) >= 2
+    deadline = time.monotonic() + 180
+    while (below := hpa_workloads_below_their_floor(kubectl)) and time.monotonic() < deadline:
+        time.sleep(3)
+    assert below == []
+
+
+def test_a_clean_prod_shaped_deploy_under_hpas_shows_no_drift(prod: ScratchStack, kubectl: Kubectl) -> None:
+    preview = drift.refresh_preview(prod.name, cwd=prod.program.root, env=prod.program.env)
+    report = drift.build_report(prod.name, preview)
+    assert report.drifted == (), drift.format_report(report, show_expected=True)
