@@ -51,17 +51,7 @@ def test_init_script_creates_the_service_role_owning_its_database_and_the_replic
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert primary.probe(probe).returncode == 0, probe
     # The service user logs in over TCP (as the services do) with the password from its Secret.
-    assert (
-        psql(
-            primary,
-            "SELECT current_user",
-            database=database,
-            user=user,
-            host=primary.pod.address,
-            password=_env(primary, "APP_PASSWORD"),
-        )
-        == user
-    )
+    assert _logged_in_as_service_user(primary, user, database) == user
 
 
 def test_init_script_run_a_second_time_neither_fails_nor_duplicates(data_tier):
@@ -75,6 +65,18 @@ def test_init_script_run_a_second_time_neither_fails_nor_duplicates(data_tier):
     assert second.returncode == 0, f"second run failed: {second.stderr}"
     assert pg_hba.count("host replication replicator all scram-sha-256") == 1, pg_hba
     assert psql(primary, "SELECT count(*) FROM pg_roles WHERE rolname = 'replicator'") == "1"
+
+
+def _logged_in_as_service_user(primary, user: str, database: str) -> str:
+    """`current_user` of a TCP login (as the services connect) with the password from the pod's Secret."""
+    return psql(
+        primary,
+        "SELECT current_user",
+        database=database,
+        user=user,
+        host=primary.pod.address,
+        password=_env(primary, "APP_PASSWORD"),
+    )
 
 
 def _primary_and_standby(data_tier, key: str = "product"):
@@ -156,14 +158,4 @@ def test_every_stacks_render_starts_a_primary_whose_service_user_logs_in(make_cl
     official_entrypoint(primary)
     user, database = _env(primary, "APP_USERNAME"), _env(primary, "POSTGRES_DB")
     assert primary.probe("readinessProbe").returncode == 0
-    assert (
-        psql(
-            primary,
-            "SELECT current_user",
-            database=database,
-            user=user,
-            host=primary.pod.address,
-            password=_env(primary, "APP_PASSWORD"),
-        )
-        == user
-    )
+    assert _logged_in_as_service_user(primary, user, database) == user
