@@ -21,11 +21,19 @@ import pulumi_random as random
 _GENERATED: weakref.WeakKeyDictionary[pulumi.Output, str] = weakref.WeakKeyDictionary()
 
 
-def generated_password(resource_name: str, opts: pulumi.ResourceOptions, length: int = 32) -> pulumi.Output[str]:
-    """A random alphanumeric password (safe in URLs and shell), secret from birth."""
-    password = random.RandomPassword(resource_name, length=length, special=False, opts=opts)
+def generated_password(
+    resource_name: str, opts: pulumi.ResourceOptions, length: int = 32, generation: int = 0
+) -> pulumi.Output[str]:
+    """A random alphanumeric password (safe in URLs and shell), secret from birth.
+
+    `generation` is the credential's rotation generation (stack config): raising it replaces the
+    RandomPassword (a `keepers` change), which is how a rotation asks for a new password. Generation 0 sets
+    no keepers at all, so the passwords of stacks that have never rotated stay exactly what they are."""
+    keepers = {"generation": str(generation)} if generation else None
+    password = random.RandomPassword(resource_name, length=length, special=False, keepers=keepers, opts=opts)
     result = pulumi.Output.secret(password.result)
-    _GENERATED[result] = f"random:index/randomPassword:RandomPassword::{resource_name}:length={length}:special=false"
+    determinant = f"random:index/randomPassword:RandomPassword::{resource_name}:length={length}:special=false"
+    _GENERATED[result] = determinant + (f":generation={generation}" if generation else "")
     return result
 
 
@@ -38,12 +46,13 @@ def as_secret(value: pulumi.Input[str]) -> pulumi.Output[str]:
 
 
 def password_or_generated(
-    given: pulumi.Input[str] | None, resource_name: str, opts: pulumi.ResourceOptions
+    given: pulumi.Input[str] | None, resource_name: str, opts: pulumi.ResourceOptions, generation: int = 0
 ) -> pulumi.Output[str]:
-    """The operator's password (from secret config) when given, else a generated one; secret either way."""
+    """The operator's password (from secret config) when given, else a generated one (of rotation
+    `generation`); secret either way."""
     if given is not None:
         return as_secret(given)
-    return generated_password(resource_name, opts)
+    return generated_password(resource_name, opts, generation=generation)
 
 
 def connection_url(
