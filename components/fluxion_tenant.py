@@ -215,7 +215,9 @@ class FluxionTenant(Exporting, pulumi.ComponentResource):
             )
 
         given_key = tenant.apiKey.get_secret_value() if tenant.apiKey else None
-        self.api_key = password_or_generated(given_key, f"{name}-api-key", child_opts)
+        self.api_key = password_or_generated(
+            given_key, f"{name}-api-key", child_opts, generation=tenant.apiKeyGeneration
+        )
         credentials_data = {API_KEY_SECRET_KEY: self.api_key}
         credentials = opaque_secret(
             f"{name}-credentials",

@@ -141,6 +141,9 @@ class TenantConfig(StrictModel):
     storage: StorageSize | None = None
     # Set with `pulumi config set --secret --path 'fluxion.tenants[N].apiKey'`; generated when absent.
     apiKey: SecretStr | None = None
+    # Rotation generation of a generated API key: raising it generates a new key (the Secret changes and the
+    # pod rolls); 0, the default, sets no keepers, so tenants that never rotated keep their key.
+    apiKeyGeneration: int = Field(0, ge=0, strict=True)
     deprovisioned: bool = False
     deleteData: bool = False
 

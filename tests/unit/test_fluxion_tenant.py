@@ -203,6 +203,29 @@ def test_a_tenant_supplied_api_key_replaces_the_generated_one():
     assert run.is_secret("fluxion.tenants.acme.apiKey")
 
 
+def test_a_tenant_that_never_rotated_keeps_a_generated_key_without_keepers(dev_stack):
+    assert dev_stack.named(f"{PREMIUM}-api-key").inputs.get("keepers") is None
+
+
+def test_raising_the_api_key_generation_replaces_the_key_and_rolls_the_pod():
+    runs = [
+        run_stack("dev", with_tenants({"id": "acme", "ram": "1Gi", "apiKeyGeneration": generation}))
+        for generation in (0, 1, 2)
+    ]
+    keepers = [run.named("fluxiondb-acme-api-key").inputs.get("keepers") for run in runs]
+    assert keepers == [None, {"generation": "1"}, {"generation": "2"}]
+    checksums = [
+        run.charts()["fluxiondb-acme-chart"].inputs["values"]["secretChecksums"]["fluxiondb-acme-api-key"]
+        for run in runs
+    ]
+    assert len(set(checksums)) == 3
+
+
+def test_an_api_key_generation_below_zero_is_refused_naming_the_key():
+    with pytest.raises(ConfigError, match=r"tenants\.0\.apiKeyGeneration = -1"):
+        run_stack("dev", with_tenants({"id": "acme", "ram": "1Gi", "apiKeyGeneration": -1}))
+
+
 # --- Outputs -----------------------------------------------------------------------------------------------------
 
 
