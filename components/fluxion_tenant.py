@@ -22,7 +22,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from platform_config.fluxion import FluxionDefaults, TenantConfig
+from platform_config.fluxion import FluxionDefaults, TenantConfig, TenantShared
+from platform_config.kubernetes import KubernetesTarget
 
 from .helm import deploy_chart, local_chart
 from .kubernetes import create_namespace, service_host, standard_labels
@@ -42,6 +43,24 @@ class FluxionTenantArgs:
     tenant: TenantConfig
     defaults: FluxionDefaults
     delete_data_on_destroy: bool = False
+    # A tenant stack's API key (its secret config `fluxion-tenant:apiKey`), instead of `tenant.apiKey`.
+    api_key: pulumi.Input[str] | None = None
+
+
+def tenant_shared(config: Any, platform_stack: str) -> dict[str, Any]:
+    """The platform's `fluxionTenantDefaults` output (platform_config.fluxion.TenantShared) for `config`, a
+    PlatformConfig: the one home of what tenant stacks share is the platform stack's `fluxion.defaults`."""
+    return TenantShared(
+        environment=config.environment.value,
+        platformStack=platform_stack,
+        deleteDataOnDestroy=config.deleteDataOnDestroy,
+        defaults=config.fluxion.defaults,
+    ).model_dump(mode="json")
+
+
+def tenant_cluster(target: KubernetesTarget) -> dict[str, str | None]:
+    """The platform's `fluxionTenantCluster` output: the cluster tenant stacks deploy to (never render mode)."""
+    return {"kubeconfig": target.kubeconfig, "context": target.context}
 
 
 def keeps_data(tenant: TenantConfig, delete_data_on_destroy: bool) -> bool:
@@ -214,7 +233,9 @@ class FluxionTenant(Exporting, pulumi.ComponentResource):
                 opts=child_opts,
             )
 
-        given_key = tenant.apiKey.get_secret_value() if tenant.apiKey else None
+        given_key = (
+            args.api_key if args.api_key is not None else tenant.apiKey.get_secret_value() if tenant.apiKey else None
+        )
         self.api_key = password_or_generated(
             given_key, f"{name}-api-key", child_opts, generation=tenant.apiKeyGeneration
         )

@@ -204,3 +204,42 @@ class FluxionConfig(StrictModel):
 
     def tenant(self, tenant_id: str) -> TenantConfig | None:
         return next((t for t in self.tenants if t.id == tenant_id), None)
+
+
+# --- Tenant stacks (issue 19): one Pulumi stack per tenant, project tenants/project ------------------------------
+
+TENANT_PROJECT = "fluxion-tenant"
+# Platform stack outputs a tenant stack reads through its StackReference: the settings tenants share, and
+# (secret, it may hold a kubeconfig) the cluster they deploy to.
+SHARED_OUTPUT = "fluxionTenantDefaults"
+CLUSTER_OUTPUT = "fluxionTenantCluster"
+
+
+def tenant_stack_name(platform_stack: str, tenant_id: str) -> str:
+    """`<env>-<tenant>`: the tenant stack of `tenant_id` next to platform stack `platform_stack` (e.g. dev)."""
+    return f"{platform_stack}-{tenant_id}"
+
+
+class TenantShared(StrictModel):
+    """What the platform stack exports for its tenant stacks (`fluxionTenantDefaults`)."""
+
+    environment: str
+    platformStack: str
+    deleteDataOnDestroy: bool = False
+    defaults: FluxionDefaults = Field(default_factory=FluxionDefaults)
+
+
+class TenantStackConfig(StrictModel):
+    """A tenant stack's config (`fluxion-tenant:*`, declared in tenants/project/Pulumi.yaml). The API key is a
+    top-level secret (`fluxion-tenant:apiKey`), read as a secret Output and never part of this model."""
+
+    # Fully qualified platform stack to read shared settings from, e.g. organization/nexus-platform/dev.
+    platformStack: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    tenant: TenantConfig
+
+    @field_validator("tenant")
+    @classmethod
+    def _key_not_in_plain_config(cls, tenant: TenantConfig) -> TenantConfig:
+        if tenant.apiKey is not None:
+            raise ValueError("apiKey: set it as the secret fluxion-tenant:apiKey, never inside the plain tenant object")
+        return tenant

@@ -1,180 +1,200 @@
-"""Command line of the provisioning API (`python -m tenants`); see tenants/__init__.py."""
+"""Command line of the tenant operations (`python -m tenants`); see tenants/__init__.py.
+
+Each command goes through the very operations the HTTP API runs (tenants.service over the same durable
+store), then runs the accepted operation in this process and prints its outcome. `serve` starts the API.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from platform_config import ConfigError
+from tooling.paths import REPO_ROOT
 
-from .automation import AutomationRunner, StackRunner
-from .operations import Change, TenantError, deprovision, provision, update_ram, validate_section
-from .stackfile import StackFileError, read_section, stack_file, write_section
+from .engine import AutomationEngine, TenantEngine
+from .service import Accepted, RequestError, TenantService
+from .store import DONE, Store
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-# Tenant outputs printed after a run, in this order; the API key only with --show-key.
-SHOWN_OUTPUTS = ("state", "namespace", "ram", "storage", "cpuRequest", "cpuLimit", "url", "externalUrl")
+DEFAULT_STATE_DIR = REPO_ROOT / ".tenants"
+TOKEN_FILE_ENV, TOKEN_ENV = "NEXUS_TENANTS_API_TOKEN_FILE", "NEXUS_TENANTS_API_TOKEN"
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+SHOWN_OUTPUTS = ("state", "namespace", "ram", "storage", "cpuRequest", "cpuLimit", "url", "externalUrl")
 
-RunnerFactory = Callable[[str, Path, Callable[[str], Any]], StackRunner]
+EngineFactory = Callable[[argparse.Namespace], TenantEngine]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tenants", description="Provision FluxionDB tenants.")
+    parser = argparse.ArgumentParser(prog="python -m tenants", description="FluxionDB tenants, one stack each.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("-s", "--stack", default="dev", help="stack to change (Pulumi.<stack>.yaml), default dev")
-        sub.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="the Pulumi project directory")
+        sub.add_argument("-s", "--stack", default="dev", help="the platform stack the tenants belong to (default dev)")
+        sub.add_argument(
+            "--platform-stack-ref",
+            help="the platform stack fully qualified (default organization/nexus-platform/<stack>, a DIY backend's)",
+        )
+        sub.add_argument(
+            "--state-dir",
+            type=Path,
+            default=Path(os.environ.get("NEXUS_TENANTS_STATE_DIR", DEFAULT_STATE_DIR)),
+            help="operations database and tenant workspaces (default .tenants/, or $NEXUS_TENANTS_STATE_DIR)",
+        )
         return sub
 
-    def applying(sub: argparse.ArgumentParser, prints_outputs: bool = True) -> None:
-        sub.add_argument("--no-apply", action="store_true", help="only edit the stack file; do not run pulumi up")
-        if prints_outputs:
-            sub.add_argument("--show-key", action="store_true", help="print the tenant's API key (it is secret)")
-
-    sub = command("provision", "Add a tenant (or bring back a deprovisioned one) with a RAM size.")
+    sub = command("provision", "Provision a tenant (or bring a deprovisioned one back with its data).")
     sub.add_argument("tenant_id", metavar="ID")
     sub.add_argument("--ram", required=True, help="RAM as a Kubernetes quantity, at least 256Mi (e.g. 2Gi)")
-    sub.add_argument(
-        "--api-key-stdin", action="store_true", help="read the tenant's API key from stdin instead of generating one"
-    )
-    applying(sub)
+    sub.add_argument("--api-key-stdin", action="store_true", help="read the tenant's API key from stdin")
+    sub.add_argument("--show-key", action="store_true", help="print the tenant's API key (it is secret)")
 
-    sub = command("update-ram", "Resize a tenant; storage follows 2 x RAM and never shrinks.")
+    sub = command("update-ram", "Resize a tenant; storage follows 2 x RAM (a lower RAM is refused).")
     sub.add_argument("tenant_id", metavar="ID")
     sub.add_argument("--ram", required=True, help="the new RAM (e.g. 4Gi)")
-    applying(sub)
 
-    sub = command("deprovision", "Stop a tenant; its data is kept unless --delete-data.")
+    sub = command("deprovision", "Stop a tenant; its namespace, volume and API key are kept.")
     sub.add_argument("tenant_id", metavar="ID")
-    sub.add_argument("--delete-data", action="store_true", help="also delete the tenant's volume and namespace")
-    sub.add_argument("--yes", action="store_true", help="confirm --delete-data (data deletion cannot be undone)")
-    applying(sub, prints_outputs=False)
 
-    command("list", "List the stack's tenants and their derived sizes.")
+    sub = command("delete-data", "Delete a deprovisioned tenant's volume, namespace and stack, for good.")
+    sub.add_argument("tenant_id", metavar="ID")
+    sub.add_argument("--yes", action="store_true", help="confirm: the data cannot be brought back")
+
+    command("list", "List the tenants and their sizes.")
+    command("operations", "List operations (queued, running, done, failed with a reason).")
+
+    sub = command("serve", "Run the provisioning API (token from $NEXUS_TENANTS_API_TOKEN_FILE or _TOKEN).")
+    sub.add_argument("--host", default="127.0.0.1")
+    sub.add_argument("--port", type=int, default=8080)
+    sub.add_argument("--workers", type=int, default=8, help="operations run at once (default 8)")
+    sub.add_argument("--lease-seconds", type=float, default=30.0, help="a dead worker's operation resumes after this")
     return parser
 
 
-def _print_tenants(section: dict[str, Any], out: TextIO) -> None:
-    config = validate_section(section)
-    if not config.tenants:
-        print("no tenants", file=out)
-        return
-    print(f"{'ID':<24} {'STATE':<14} {'RAM':>6} {'STORAGE':>8} {'CPU':>12}  NAMESPACE", file=out)
-    for tenant in config.tenants:
-        state = "delete-data" if tenant.deleteData else "deprovisioned" if tenant.deprovisioned else "active"
-        cpu = "/".join(tenant.cpu)
-        print(
-            f"{tenant.id:<24} {state:<14} {tenant.ram:>6} {tenant.effective_storage:>8} {cpu:>12}  {tenant.name}",
-            file=out,
-        )
+def state_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    root = args.state_dir / args.stack
+    return root / "operations.sqlite3", root / "workspaces"
 
 
-def _print_outputs(outputs: dict[str, Any] | None, show_key: bool, out: TextIO) -> None:
-    if outputs is None:
+def automation_engine(args: argparse.Namespace) -> TenantEngine:
+    _, workspaces = state_paths(args)
+    reference = args.platform_stack_ref or f"organization/nexus-platform/{args.stack}"
+    return AutomationEngine(args.stack, reference, workspaces, env={})
+
+
+def read_token(environ: dict[str, str] | os._Environ[str] = os.environ) -> str:
+    if path := environ.get(TOKEN_FILE_ENV):
+        return Path(path).read_text().strip()
+    return environ.get(TOKEN_ENV, "").strip()
+
+
+def _print_tenant(tenant: dict[str, Any] | None, out: TextIO, api_key: str | None = None) -> None:
+    if tenant is None:
         return
+    outputs = tenant.get("outputs") or {}
     for key in SHOWN_OUTPUTS:
         if outputs.get(key) is not None:
             print(f"  {key}: {outputs[key]}", file=out)
-    if show_key:
-        print(f"  apiKey: {outputs.get('apiKey')}", file=out)
-    else:
-        secret = f"{outputs.get('namespace')}/{outputs.get('apiKeySecretName')}"
-        print(f"  apiKey: [secret] (in Secret {secret}; --show-key prints it)", file=out)
+    if api_key is not None:
+        print(f"  apiKey: {api_key}", file=out)
+    elif outputs.get("apiKeySecretName"):
+        where = f"{outputs.get('namespace')}/{outputs['apiKeySecretName']}"
+        print(f"  apiKey: [secret] (in Secret {where}; --show-key prints it)", file=out)
 
 
-def _plan(args: argparse.Namespace, section: dict[str, Any]) -> Change:
-    if args.command == "provision":
-        return provision(section, args.tenant_id, args.ram)
-    if args.command == "update-ram":
-        return update_ram(section, args.tenant_id, args.ram)
-    if args.delete_data and not args.yes:
-        raise TenantError(f"--delete-data deletes tenant {args.tenant_id}'s volume for good; add --yes to confirm")
-    return deprovision(section, args.tenant_id, delete_data=args.delete_data)
-
-
-def _api_key_index(section: dict[str, Any], tenant_id: str) -> int:
-    return next(i for i, entry in enumerate(section["tenants"]) if entry["id"] == tenant_id)
-
-
-def _read_api_key(args: argparse.Namespace, stdin: TextIO) -> str | None:
-    if not getattr(args, "api_key_stdin", False):
-        return None
-    key = stdin.read().strip()
-    if not key:
-        raise TenantError("--api-key-stdin was given but stdin held no key")
-    return key
-
-
-def _store_api_key(
-    args: argparse.Namespace, section: dict[str, Any], api_key: str, runner: StackRunner | None, out: TextIO
-) -> None:
-    """Secret config can only be encrypted by Pulumi: through the runner, or by the operator's own CLI."""
-    key_path = f"fluxion.tenants[{_api_key_index(section, args.tenant_id)}].apiKey"
-    if runner is None:
-        print(f"set the key with: pulumi config set --secret --path '{key_path}' -s {args.stack}", file=out)
-    else:
-        runner.set_secret(key_path, api_key)
-
-
-def _apply(
-    args: argparse.Namespace, change: Change, api_key: str | None, runner: StackRunner | None, out: TextIO
-) -> None:
-    """Write each step to the stack file and (unless --no-apply) deploy it before the next step."""
-    path = stack_file(args.project_dir, args.stack)
-    step: Change | None = change
-    while step is not None:
-        for message in step.messages:
-            print(message, file=out)
-        print(f"{path.name}: {'updated' if write_section(path, step.section) else 'unchanged'}", file=out)
-        if api_key is not None:
-            _store_api_key(args, step.section, api_key, runner, out)
-            api_key = None
-        if runner is not None:
-            print(f"pulumi up -s {args.stack} ...", file=out)
-            runner.up()
-        elif step.follow_up is not None and step.changed:
-            print("not applied (--no-apply); deploy, then run the same command again to remove the entry", file=out)
-            return
-        # Without --no-apply the step was just deployed; with it, an unchanged step was deployed by the
-        # operator after an earlier run. Either way the follow-up (the removal) may proceed.
-        step = step.follow_up
-
-
-def run(args: argparse.Namespace, runner_factory: RunnerFactory, out: TextIO, stdin: TextIO) -> int:
-    section = read_section(stack_file(args.project_dir, args.stack))
-    if args.command == "list":
-        _print_tenants(section, out)
+def _run(service: TenantService, accepted: Accepted, out: TextIO) -> int:
+    if accepted.operation is None:
+        print("nothing to do: the tenant already is as asked", file=out)
         return EXIT_OK
-    api_key = _read_api_key(args, stdin)
-    change = _plan(args, section)
-    runner = None if args.no_apply else runner_factory(args.stack, args.project_dir, lambda line: print(line, file=out))
-    if runner is not None:
-        runner.ready()
-    _apply(args, change, api_key, runner, out)
-    if runner is not None and args.command != "deprovision":
-        _print_outputs(runner.tenant_outputs(args.tenant_id), args.show_key, out)
+    operation = accepted.operation
+    print(f"{operation.kind} {operation.tenant_id}: operation {operation.id}", file=out)
+    finished = service.run_one(operation.id)
+    print(f"{finished.kind} {finished.tenant_id}: {finished.status}", file=out)
+    if finished.status != DONE:
+        print(f"  reason: {finished.reason}", file=out)
+        return EXIT_FAILED
     return EXIT_OK
+
+
+def serve(args: argparse.Namespace, service: TenantService, out: TextIO) -> int:
+    from .api import make_server
+
+    token = read_token()
+    if not token:
+        raise RequestError(401, f"no API token: set {TOKEN_FILE_ENV} (a file holding it) or {TOKEN_ENV}", TOKEN_ENV)
+    server = make_server(service, token, args.host, args.port)
+    service.start()
+    print(f"serving on http://{args.host}:{server.server_address[1]} with {args.workers} workers", file=out, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    try:
+        server.serve_forever()
+    finally:
+        service.stop(timeout=5)
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace, engine_factory: EngineFactory, out: TextIO, stdin: TextIO) -> int:
+    database, _ = state_paths(args)
+    store = Store.sqlite(database)
+    workers = getattr(args, "workers", 1)
+    service = TenantService(
+        store, engine_factory(args), workers=workers, lease_seconds=getattr(args, "lease_seconds", 30.0)
+    )
+    if args.command == "serve":
+        return serve(args, service, out)
+    if args.command == "list":
+        for tenant in service.tenants():
+            print(
+                f"{tenant['userId']:<24} {tenant['state']:<14} {tenant['ramSize']:>6} {tenant['storage']:>8}", file=out
+            )
+        return EXIT_OK
+    if args.command == "operations":
+        for operation in store.operations():
+            print(json.dumps(operation.public()), file=out)
+        return EXIT_OK
+    if args.command == "provision":
+        body: dict[str, Any] = {"userId": args.tenant_id, "ramSize": args.ram}
+        if args.api_key_stdin:
+            body["apiKey"] = stdin.read().strip()
+        code = _run(service, service.provision(body), out)
+        if code == EXIT_OK:
+            shown = service.tenant(args.tenant_id, show_api_key=args.show_key)
+            _print_tenant(shown, out, shown.get("apiKey") if args.show_key else None)
+        return code
+    if args.command == "update-ram":
+        code = _run(service, service.resize(args.tenant_id, {"ramSize": args.ram}), out)
+        if code == EXIT_OK:
+            _print_tenant(service.tenant(args.tenant_id), out)
+        return code
+    if args.command == "deprovision":
+        return _run(service, service.deprovision(args.tenant_id), out)
+    if args.command == "delete-data":
+        if not args.yes:
+            raise RequestError(
+                400, f"delete-data deletes tenant {args.tenant_id}'s volume for good; add --yes", "--yes"
+            )
+        return _run(service, service.delete_data(args.tenant_id), out)
+    raise AssertionError(args.command)
 
 
 def main(
     argv: Sequence[str] | None = None,
-    runner_factory: RunnerFactory = AutomationRunner,
+    engine_factory: EngineFactory = automation_engine,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
     stdin: TextIO = sys.stdin,
 ) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=err)
     args = build_parser().parse_args(argv)
     try:
-        return run(args, runner_factory, out, stdin)
-    except (ConfigError, TenantError, StackFileError) as error:
-        print(f"refused: {error}", file=err)
+        return run(args, engine_factory, out, stdin)
+    except RequestError as error:
+        print(f"refused: {error.field + ': ' if error.field else ''}{error.message}", file=err)
         return EXIT_REFUSED
-    except Exception as error:  # the Automation API's failures (preview refused, up failed) end up here
-        print(f"failed: {error}", file=err)
-        return EXIT_FAILED

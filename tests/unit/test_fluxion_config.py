@@ -5,8 +5,10 @@ key, the value and what is allowed."""
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from platform_config import ConfigError, load_platform_config
+from platform_config.base import config_error
 from platform_config.fluxion import (
     FluxionConfig,
     TenantConfig,
@@ -16,10 +18,16 @@ from platform_config.fluxion import (
     storage_for_ram,
     tenant_resource_name,
 )
-from tenants.operations import validate_section
 from tooling.stacks import STACKS, stack_config
 
 pytestmark = pytest.mark.unit
+
+
+def validate_section(section: dict) -> FluxionConfig:
+    try:
+        return FluxionConfig.model_validate(section)
+    except ValidationError as error:
+        raise config_error("fluxion", error) from None
 
 
 def rejection(tenants: list[dict], defaults: dict | None = None) -> str:

@@ -1,0 +1,185 @@
+"""Tenant stacks through the Pulumi Automation API: one stack `<env>-<tenant>` of the project in
+tenants/project per tenant, each operated in a workspace directory of its own.
+
+Why a directory per stack: the Automation API's workspace files (Pulumi.yaml, Pulumi.<stack>.yaml, the
+selected stack) are not safe to share between concurrent operations (pulumi/pulumi#8186), and a tenant's
+settings are its stack's config, which a DIY backend keeps in Pulumi.<stack>.yaml next to the project
+file. `<workspaces>/<stack>/` holds exactly that: a generated Pulumi.yaml pointing at the committed
+program (`main:`) and the stack's own settings file. Operations on one tenant are serialized by the
+service (tenants/service.py), so a stack's directory is only ever used by one operation at a time. A
+worker that finds no directory (a new machine over the same backend) rebuilds it from the backend:
+`pulumi config refresh` restores the config of the stack's last deployment.
+
+Nothing here decides anything: the service validates requests, computes the tenant's next settings, and
+calls `apply`, `delete_data` or `outputs`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pulumi import automation
+
+from platform_config.fluxion import TENANT_PROJECT, TenantConfig, tenant_stack_name
+from tooling.paths import REPO_ROOT
+
+PROGRAM_DIR = REPO_ROOT / "tenants" / "project"
+VENV = REPO_ROOT / ".venv"
+# The Automation API's default shows secrets in progress output; every call here says otherwise.
+QUIET = {"show_secrets": False, "color": "never"}
+
+
+class EngineError(RuntimeError):
+    """Pulumi refused or failed; the message carries the CLI's own error lines."""
+
+
+def cli_errors(error: automation.CommandError) -> str:
+    """What the CLI wrote to stderr (a CommandError carries it only in its text)."""
+    stderr = str(error).partition("\n stderr: ")[2].strip()
+    return stderr or str(error).strip()
+
+
+class TenantEngine(Protocol):
+    """What the service needs from Pulumi (tests of the service's rules use a stand-in)."""
+
+    def apply(self, tenant: TenantConfig, api_key: str | None, log: Callable[[str], Any]) -> dict[str, Any]: ...
+
+    def delete_data(self, tenant: TenantConfig, log: Callable[[str], Any]) -> None: ...
+
+    def outputs(self, tenant_id: str, show_secrets: bool = False) -> dict[str, Any] | None: ...
+
+
+_LOCK_HOLDER = re.compile(r"(?P<user>[^\s@]+)@(?P<host>[^\s]+) \(pid (?P<pid>\d+)\)")
+
+
+def dead_local_lock_holder(message: str, hostname: str | None = None) -> bool:
+    """Whether a 'stack is locked' error names a `pulumi` process of this host that no longer runs (a worker
+    killed mid-update leaves its lock behind; a live one, or one on another host, is waited for)."""
+    hostname = hostname or socket.gethostname()
+    holders = list(_LOCK_HOLDER.finditer(message))
+    if not holders:
+        return False
+    for holder in holders:
+        if holder["host"] != hostname:
+            return False
+        try:
+            os.kill(int(holder["pid"]), 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            return False
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class AutomationEngine:
+    """Tenant stacks next to platform stack `platform_stack` (its short name, e.g. dev), referenced as
+    `platform_stack_ref` (fully qualified: organization/nexus-platform/dev on a DIY backend)."""
+
+    platform_stack: str
+    platform_stack_ref: str
+    workspaces: Path
+    env: Mapping[str, str]
+
+    def stack_name(self, tenant_id: str) -> str:
+        return tenant_stack_name(self.platform_stack, tenant_id)
+
+    def _workspace(self, stack_name: str) -> automation.LocalWorkspace:
+        work_dir = self.workspaces / stack_name
+        work_dir.mkdir(parents=True, exist_ok=True)
+        settings = automation.ProjectSettings(
+            name=TENANT_PROJECT,
+            runtime=automation.ProjectRuntimeInfo(name="python", options={"toolchain": "pip", "virtualenv": str(VENV)}),
+            main=str(PROGRAM_DIR),
+        )
+        return automation.LocalWorkspace(work_dir=str(work_dir), project_settings=settings, env_vars=dict(self.env))
+
+    def _stack(self, stack_name: str, create: bool) -> automation.Stack | None:
+        workspace = self._workspace(stack_name)
+        settings_file = Path(workspace.work_dir) / f"Pulumi.{stack_name}.yaml"
+        try:
+            stack = automation.Stack.select(stack_name, workspace)
+            if not settings_file.exists():
+                stack.refresh_config()  # a new worker machine: the config of the last deployment
+            return stack
+        except automation.StackNotFoundError:
+            if not create:
+                return None
+            return automation.Stack.create(stack_name, workspace)
+
+    def _configure(self, stack: automation.Stack, tenant: TenantConfig, api_key: str | None) -> None:
+        workspace = stack.workspace
+        settings = workspace.stack_settings(stack.name)
+        config = dict(settings.config or {})
+        plain = tenant.model_dump(mode="json", exclude={"apiKey"}, exclude_defaults=True)
+        config[f"{TENANT_PROJECT}:platformStack"] = self.platform_stack_ref
+        config[f"{TENANT_PROJECT}:tenant"] = plain
+        settings.config = config
+        workspace.save_stack_settings(stack.name, settings)
+        if api_key is not None:
+            stack.set_config(f"{TENANT_PROJECT}:apiKey", automation.ConfigValue(value=api_key, secret=True))
+
+    def _up(self, stack: automation.Stack, log: Callable[[str], Any]) -> automation.UpResult:
+        for attempt in (1, 2):
+            try:
+                return stack.up(on_output=log, suppress_outputs=True, **QUIET)
+            except automation.ConcurrentUpdateError as error:
+                message = cli_errors(error)
+                if attempt == 1 and dead_local_lock_holder(message):
+                    log(f"{stack.name}: the update lock of a killed pulumi process is left; cancelling it")
+                    stack.cancel()
+                    continue
+                raise EngineError(f"pulumi up -s {stack.name}: another update holds the stack:\n{message}") from None
+            except automation.CommandError as error:
+                raise EngineError(f"pulumi up -s {stack.name} failed:\n{cli_errors(error)}") from None
+        raise AssertionError("unreachable")
+
+    def apply(self, tenant: TenantConfig, api_key: str | None, log: Callable[[str], Any]) -> dict[str, Any]:
+        stack = self._stack(self.stack_name(tenant.id), create=True)
+        assert stack is not None
+        self._configure(stack, tenant, api_key)
+        result = self._up(stack, log)
+        return _plain_outputs(result.outputs)
+
+    def delete_data(self, tenant: TenantConfig, log: Callable[[str], Any]) -> None:
+        """Deploy `deleteData: true` (the claim and namespace lose retain-on-delete), then destroy the stack
+        and remove it."""
+        stack = self._stack(self.stack_name(tenant.id), create=False)
+        if stack is None:
+            log(f"{self.stack_name(tenant.id)}: no such stack; nothing to delete")
+            return
+        self._configure(stack, tenant.model_copy(update={"deprovisioned": True, "deleteData": True}), None)
+        self._up(stack, log)
+        try:
+            stack.destroy(on_output=log, **QUIET)
+        except automation.CommandError as error:
+            raise EngineError(f"pulumi destroy -s {stack.name} failed:\n{cli_errors(error)}") from None
+        stack.workspace.remove_stack(stack.name)
+
+    def outputs(self, tenant_id: str, show_secrets: bool = False) -> dict[str, Any] | None:
+        stack = self._stack(self.stack_name(tenant_id), create=False)
+        if stack is None:
+            return None
+        outputs = stack.outputs()
+        tenant = outputs.get("tenant")
+        if tenant is None:
+            return None
+        value = dict(tenant.value or {})
+        if not show_secrets:
+            value.pop("apiKey", None)
+        return value
+
+
+def _plain_outputs(outputs: Mapping[str, automation.OutputValue]) -> dict[str, Any]:
+    """The tenant's outputs without its API key (the one secret): what the service stores and shows."""
+    tenant = outputs.get("tenant")
+    value = dict(tenant.value or {}) if tenant is not None else {}
+    value.pop("apiKey", None)
+    return value

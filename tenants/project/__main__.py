@@ -1,0 +1,72 @@
+"""One FluxionDB tenant as a stack of its own (issue 19): the platform's FluxionTenant component, with what
+tenants share (defaults, cluster) read from the platform stack through a StackReference and the tenant's own
+settings from this stack's config.
+
+Names match what the platform stack gave the same tenant (resource `fluxiondb-<id>`, provider
+`<platform stack>-kubernetes`), so `pulumi state move` can bring a tenant over without any diff.
+"""
+
+import sys
+from pathlib import Path
+
+# The program shares components/ and platform_config/ with the platform (repository root, two levels up).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import pulumi
+
+# Synchronous, as the SDK's own synchronous invokes wait: what the stack deploys depends on these values.
+from pulumi.runtime.sync_await import _sync_await
+from pydantic import ValidationError
+
+from components.fluxion_tenant import FluxionTenant, FluxionTenantArgs
+from components.kubernetes import create_provider
+from platform_config.base import config_error
+from platform_config.fluxion import (
+    CLUSTER_OUTPUT,
+    SHARED_OUTPUT,
+    TENANT_PROJECT,
+    TenantShared,
+    TenantStackConfig,
+)
+from platform_config.kubernetes import KubernetesTarget
+
+config = pulumi.Config(TENANT_PROJECT)
+try:
+    settings = TenantStackConfig.model_validate(
+        {"platformStack": config.get("platformStack"), "tenant": config.get_object("tenant")}
+    )
+except ValidationError as error:
+    raise config_error("", error) from None
+tenant = settings.tenant
+
+platform = pulumi.StackReference(settings.platformStack)
+
+
+def platform_output(name: str) -> dict:
+    details = _sync_await(platform.get_output_details(name))
+    value = details.value if details.value is not None else details.secret_value
+    if value is None:
+        raise pulumi.RunError(
+            f"platform stack {settings.platformStack} exports no {name!r}: run `pulumi up` of the platform stack "
+            "first (it exports what tenant stacks share)"
+        )
+    return value
+
+
+shared = TenantShared.model_validate(platform_output(SHARED_OUTPUT))
+cluster = KubernetesTarget.model_validate(platform_output(CLUSTER_OUTPUT))
+provider = create_provider(shared.platformStack, cluster)
+
+fluxion_tenant = FluxionTenant(
+    tenant.name,
+    FluxionTenantArgs(
+        tenant,
+        shared.defaults,
+        delete_data_on_destroy=shared.deleteDataOnDestroy,
+        api_key=config.get_secret("apiKey"),
+    ),
+    opts=pulumi.ResourceOptions(providers=[provider]),
+)
+
+# The tenant's outputs contract (docs/tenant-outputs.schema.json): what `fluxion.tenants.<id>` held before.
+pulumi.export("tenant", fluxion_tenant.outputs())
