@@ -19,7 +19,7 @@ volumes are created here rather than by the chart, so that `pulumi destroy` keep
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -27,11 +27,22 @@ import pulumi_kubernetes as k8s
 
 from platform_config.base import Environment, Resources, quantity_to_number
 from platform_config.data_tier import MONGODB_DATABASES, POSTGRES_DATABASES, DataTierConfig, Image, ResolvedDatabase
+from platform_config.rotation import REDIS_PASSWORD, data_tier_mongodb, data_tier_postgres
 
+from .backups import bucket_credentials, destination_values
 from .endpoints import DatabaseEndpoint, KafkaEndpoint
 from .helm import deploy_chart, local_chart
 from .kubernetes import CLUSTER_DOMAIN, create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting
+from .rotation import (
+    PREVIOUS_PASSWORD_KEY,
+    Login,
+    RotationProgram,
+    RotationTarget,
+    alternating_logins,
+    alternating_slots,
+    rotation_job,
+)
 from .secrets import connection_url, generated_password, opaque_secret, secret_checksum
 from .storage import StorageGuard, grow_claims, keep_claim_templates
 
@@ -50,6 +61,13 @@ MONGODB_ROOT_PASSWORD_KEY = "root-password"
 MONGODB_REPLICA_SET_KEY = "replica-set-key"
 POSTGRES_ADMIN_PASSWORD_KEY = "postgres-password"
 POSTGRES_REPLICATION_PASSWORD_KEY = "replication-password"
+POSTGRES_ADMIN_USER = "postgres"
+POSTGRES_REPLICATION_USER = "replicator"
+MONGODB_ROOT_USER = "root"
+# The official images' own user (postgres, mongodb, redis): the rotation Jobs run their clients as it.
+IMAGE_UID = 999
+# Every pod of the release carries these; the basic network policy admits the release's own pods by them.
+RELEASE_POD_LABELS = {"app.kubernetes.io/name": CHART, "app.kubernetes.io/instance": RELEASE}
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,17 @@ class DatabaseKind:
     port: int
     # MongoDB clients name the replica set in the URL (`?replicaSet=<name>-rs`).
     names_replica_set: bool = False
+    # Rotated credentials (platform_config.rotation ids' last part) -> the Secret key holding them ("user" is
+    # the service login). Credentials not listed (MongoDB's replica-set key) are not rotated by the program.
+    rotated_keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rotated(self) -> tuple[str, ...]:
+        return ("user", *self.rotated_keys)
+
+    def rotated_key(self, secret_key: str) -> str:
+        """The rotation id part of a generated credential's Secret key ("" when it is not rotated)."""
+        return next((credential for credential, key in self.rotated_keys.items() if key == secret_key), "")
 
     def component(self, name: str) -> str:
         return f"{name}-{self.suffix}"
@@ -82,6 +111,7 @@ MONGODB = DatabaseKind(
     scheme="mongodb",
     port=MONGODB_PORT,
     names_replica_set=True,
+    rotated_keys={"root": MONGODB_ROOT_PASSWORD_KEY},
 )
 POSTGRES = DatabaseKind(
     POSTGRES_DATABASES,
@@ -93,6 +123,7 @@ POSTGRES = DatabaseKind(
     client_service="service",
     scheme="postgresql",
     port=POSTGRES_PORT,
+    rotated_keys={"admin": POSTGRES_ADMIN_PASSWORD_KEY, "replication": POSTGRES_REPLICATION_PASSWORD_KEY},
 )
 
 
@@ -101,6 +132,8 @@ class NexusDatabaseArgs:
     config: DataTierConfig
     environment: Environment
     delete_data_on_destroy: bool = False
+    # Credential id -> rotation generation (platform_config.rotation); unlisted credentials are at 0.
+    rotation: Mapping[str, int] = field(default_factory=dict)
 
 
 def mongodb_component(name: str) -> str:
@@ -198,6 +231,8 @@ def chart_values(
             "retentionDays": config.backup.retentionDays or 0,
             # The component owns the backup volumes (kept on destroy); see backup_claims().
             "persistence": {"create": False, "size": config.backup.storageSize},
+            # Where each backup is shipped besides the volume (components/backups.py).
+            **destination_values(config.backup),
         },
         "metrics": {
             "enabled": config.monitoring.metrics,
@@ -303,6 +338,8 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         config = args.config
         self._name = name
         self._namespace_name = config.namespace
+        self._config = config
+        self._rotation = args.rotation
 
         namespace = create_namespace(
             f"{name}-namespace",
@@ -320,6 +357,15 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         postgres = self._database_credentials(POSTGRES, config.postgres.resolved(), child_opts)
         redis_password = self._redis_credentials(config, child_opts)
         kafka_password = self._kafka_credentials(config, child_opts)
+        bucket_secrets, bucket_checksums = bucket_credentials(
+            name,
+            config.backup,
+            namespace=self.namespace,
+            labels=standard_labels(COMPONENT, {"app.kubernetes.io/instance": RELEASE}),
+            opts=child_opts,
+        )
+        self._secrets.extend(bucket_secrets)
+        self._secret_checksums.update(bucket_checksums)
 
         backups = self._backup_volumes(config, args.delete_data_on_destroy, child_opts)
         claims = {**data_claims(config), **backup_claims(config)}
@@ -345,8 +391,8 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[self.chart]),
         )
 
-        self.mongodb = {db: self._database_endpoint(MONGODB, db, password) for db, password in mongodb.items()}
-        self.postgres = {db: self._database_endpoint(POSTGRES, db, password) for db, password in postgres.items()}
+        self.mongodb = {db: self._database_endpoint(MONGODB, db, login) for db, login in mongodb.items()}
+        self.postgres = {db: self._database_endpoint(POSTGRES, db, login) for db, login in postgres.items()}
         self.redis = self._redis_endpoint(redis_password) if redis_password is not None else None
         self.kafka = self._kafka_endpoint(config, kafka_password) if config.kafka.enabled else None
         self.kafka_bootstrap_servers = self.kafka.url if self.kafka else pulumi.Output.from_input("")
@@ -354,8 +400,16 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
 
     # --- credentials: one generated password per user, in the Secret the chart reads ---------------------
 
-    def _secret(self, component: str, data: dict[str, pulumi.Input[str]], opts: pulumi.ResourceOptions) -> None:
+    def _secret(
+        self,
+        component: str,
+        data: dict[str, pulumi.Input[str]],
+        opts: pulumi.ResourceOptions,
+        rotation: k8s.batch.v1.Job | None = None,
+    ) -> None:
+        """The live Secret of one server, changed only after its rotation Job (if any) has taught the server."""
         self._secret_checksums[secret_name(component)] = secret_checksum(data)
+        after = pulumi.ResourceOptions(depends_on=[rotation]) if rotation else None
         self._secrets.append(
             opaque_secret(
                 f"{self._name}-{component}-secret",
@@ -363,36 +417,125 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
                 namespace=self.namespace,
                 labels=standard_labels(COMPONENT, {"app.kubernetes.io/instance": RELEASE}),
                 data=data,
-                opts=opts,
+                opts=pulumi.ResourceOptions.merge(opts, after),
             )
         )
 
+    def _rotation_target(self, component: str) -> RotationTarget:
+        return RotationTarget(
+            target=component,
+            namespace=self.namespace,
+            live_secret=secret_name(component),
+            pod_labels=RELEASE_POD_LABELS,
+        )
+
+    def _program(self, file: str, command: tuple[str, ...], image: Image) -> RotationProgram:
+        return RotationProgram(file=file, command=command, image=f"{image.repository}:{image.tag}", run_as=IMAGE_UID)
+
     def _database_credentials(
         self, kind: DatabaseKind, databases: dict[str, ResolvedDatabase], opts: pulumi.ResourceOptions
-    ) -> dict[str, pulumi.Output]:
-        """One Secret per enabled database: its service user and password, plus the kind's other generated
-        credentials. Returns the users' passwords."""
-        passwords = {}
+    ) -> dict[str, Login]:
+        """One Secret per enabled database: its service login (alternating, components/rotation.py) and password,
+        plus the kind's other generated credentials, each at its rotation generation; and the Job that teaches
+        the server a rotation before the Secret changes. Returns the active logins."""
+        logins = {}
         for db, settings in databases.items():
             if not settings.enabled:
                 continue
             component = kind.component(db)
             prefix = f"{self._name}-{component}"
-            password = generated_password(f"{prefix}-password", opts)
+            credential_id = data_tier_postgres if kind is POSTGRES else data_tier_mongodb
+            generations = {key: self._rotation.get(credential_id(db, key), 0) for key in kind.rotated}
+            login, _ = alternating_logins(kind.databases[db][1], f"{prefix}-password", opts, generations["user"])
             others = {
-                key: generated_password(f"{prefix}-{suffix}", opts, length)
+                key: generated_password(f"{prefix}-{suffix}", opts, length, generations.get(kind.rotated_key(key), 0))
                 for key, (suffix, length) in kind.generated.items()
             }
-            self._secret(component, {USERNAME_KEY: kind.databases[db][1], PASSWORD_KEY: password, **others}, opts)
-            passwords[db] = password
-        return passwords
+            job = self._database_rotation(kind, db, login, others, generations, opts)
+            self._secret(component, {USERNAME_KEY: login.username, PASSWORD_KEY: login.password, **others}, opts, job)
+            logins[db] = login
+        return logins
+
+    def _database_rotation(
+        self,
+        kind: DatabaseKind,
+        db: str,
+        login: Login,
+        others: Mapping[str, pulumi.Output[str]],
+        generations: Mapping[str, int],
+        opts: pulumi.ResourceOptions,
+    ) -> k8s.batch.v1.Job | None:
+        component = kind.component(db)
+        database, base_user = kind.databases[db]
+        common = {"APP_BASE_USER": base_user, "APP_USER": login.username}
+        if kind is POSTGRES:
+            program = self._program("rotate-postgres.sh", ("bash",), self._config.images.postgres)
+            settings = {
+                **common,
+                "PGHOST": service_host(f"{component}-service", self._namespace_name),
+                "PGPORT": str(POSTGRES_PORT),
+                "PGDATABASE": database,
+                "ADMIN_USER": POSTGRES_ADMIN_USER,
+                "REPLICATION_USER": POSTGRES_REPLICATION_USER,
+            }
+            current = {"CURRENT_ADMIN_PASSWORD": POSTGRES_ADMIN_PASSWORD_KEY}
+            next_values = {
+                "NEXT_ADMIN_PASSWORD": others[POSTGRES_ADMIN_PASSWORD_KEY],
+                "NEXT_APP_PASSWORD": login.password,
+                "NEXT_REPLICATION_PASSWORD": others[POSTGRES_REPLICATION_PASSWORD_KEY],
+            }
+        else:
+            program = self._program("rotate-mongodb.js", ("mongosh", "--nodb", "--quiet"), self._config.images.mongodb)
+            members = self._config.mongodb.resolved()[db].replicas
+            hosts = ",".join(
+                f"{component}-{ordinal}.{component}-headless.{self._namespace_name}.svc.{CLUSTER_DOMAIN}:{MONGODB_PORT}"
+                for ordinal in range(members)
+            )
+            settings = {
+                **common,
+                "MONGODB_URI": f"mongodb://{hosts}/admin?replicaSet={replica_set_name(db)}",
+                "APP_DATABASE": database,
+                "ROOT_USER": MONGODB_ROOT_USER,
+            }
+            current = {"CURRENT_ROOT_PASSWORD": MONGODB_ROOT_PASSWORD_KEY}
+            next_values = {"NEXT_ROOT_PASSWORD": others[MONGODB_ROOT_PASSWORD_KEY], "NEXT_APP_PASSWORD": login.password}
+        return rotation_job(
+            f"{self._name}-{component}-rotation",
+            program=program,
+            target=self._rotation_target(component),
+            generations=generations,
+            settings=settings,
+            current=current,
+            next_values=next_values,
+            opts=opts,
+        )
 
     def _redis_credentials(self, config: DataTierConfig, opts: pulumi.ResourceOptions) -> pulumi.Output | None:
+        """Redis's password, as two alternating slots of the default user (the server takes both: clients that
+        have not rolled keep working until the next rotation), taught to every server by a rotation Job."""
         if not config.redis.enabled:
             return None
-        password = generated_password(f"{self._name}-redis-password", opts)
-        self._secret("redis", {PASSWORD_KEY: password}, opts)
-        return password
+        generation = self._rotation.get(REDIS_PASSWORD, 0)
+        slots = alternating_slots(f"{self._name}-redis-password", opts, generation)
+        hosts = " ".join(
+            f"redis-{ordinal}.redis-headless.{self._namespace_name}.svc.{CLUSTER_DOMAIN}"
+            for ordinal in range(config.redis.replicas)
+        )
+        job = rotation_job(
+            f"{self._name}-redis-rotation",
+            program=self._program("rotate-redis.sh", ("sh",), config.images.redis),
+            target=self._rotation_target("redis"),
+            generations={"password": generation},
+            settings={"REDIS_HOSTS": hosts, "REDIS_PORT": str(REDIS_PORT)},
+            current={"CURRENT_PASSWORD": PASSWORD_KEY},
+            next_values={"NEXT_PASSWORD": slots.active},
+            opts=opts,
+        )
+        data = {PASSWORD_KEY: slots.active}
+        if slots.previous is not None:
+            data[PREVIOUS_PASSWORD_KEY] = slots.previous
+        self._secret("redis", data, opts, job)
+        return slots.active
 
     def _kafka_credentials(self, config: DataTierConfig, opts: pulumi.ResourceOptions) -> pulumi.Output | None:
         if not (config.kafka.enabled and config.kafka.sasl):
@@ -457,10 +600,11 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             url=url,
         )
 
-    def _database_endpoint(self, kind: DatabaseKind, db: str, password: pulumi.Output[str]) -> DatabaseEndpoint:
-        """A MongoDB or PostgreSQL database: its client Service, its user, and a URL with the user's password."""
+    def _database_endpoint(self, kind: DatabaseKind, db: str, login: Login) -> DatabaseEndpoint:
+        """A MongoDB or PostgreSQL database: its client Service, its active login, and a URL with its password."""
         component = kind.component(db)
-        database, username = kind.databases[db]
+        database = kind.databases[db][0]
+        username, password = login.username, login.password
         host = self._host(f"{component}-{kind.client_service}")
         query = f"replicaSet={replica_set_name(db)}" if kind.names_replica_set else ""
         return self._endpoint(

@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from .backups import BucketConfig
 from .base import DatabaseReplicas, DnsLabel, ImageTag, PodAntiAffinity, Resources, StorageSize, StrictModel
 from .monitoring import MonitoringConfig
 
@@ -181,13 +182,28 @@ class NetworkPolicyConfig(StrictModel):
 
 
 class BackupConfig(StrictModel):
-    """Scheduled dumps (mongodump, pg_dump, a Redis RDB snapshot) onto one backup PVC per database."""
+    """Scheduled dumps (mongodump, pg_dump, a Redis RDB snapshot) onto one backup PVC per database, shipped
+    to an S3-compatible `bucket` (and an `offsite` one) when the stack names them (platform_config/backups.py)."""
 
     enabled: bool = False
     schedule: str = "0 2 * * *"
-    # Dumps older than this many days are deleted after each run; unset keeps every dump.
+    # Dumps older than this many days are deleted after each run, on the volume and in every bucket;
+    # unset keeps every dump.
     retentionDays: RetentionDays | None = None
     storageSize: StorageSize = "10Gi"
+    bucket: BucketConfig | None = None
+    offsite: BucketConfig | None = None
+
+    @model_validator(mode="after")
+    def _offsite_is_a_second_copy(self) -> BackupConfig:
+        if self.offsite is None:
+            return self
+        if self.bucket is None:
+            raise ValueError("offsite is a second copy of the bucket's backups: set bucket too")
+        same = (self.offsite.endpoint, self.offsite.bucket) == (self.bucket.endpoint, self.bucket.bucket)
+        if same:
+            raise ValueError(f"offsite names the same bucket as bucket ({self.bucket.bucket!r}): use another")
+        return self
 
     @field_validator("schedule")
     @classmethod

@@ -1,0 +1,225 @@
+"""Command line of the backup operations (`python -m backups`); see backups/__init__.py."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from platform_config.backups import ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, BucketConfig
+from platform_config.data_tier import DataTierConfig
+from tooling.stackfiles import stack_config
+
+from .jobs import JobError, backup_job, restore_job, ships_to_bucket
+from .kube import Kube, KubeError
+from .store import Backup, Bucket, StoreError, list_backups, pick
+
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+SOURCES = {"bucket": "BUCKET", "offsite": "OFFSITE"}
+SECRETS = {"bucket": "backup-bucket-credentials", "offsite": "backup-offsite-credentials"}
+
+
+def data_tier(stack: str) -> DataTierConfig:
+    """The stack file's data tier, without the secret leaves (the CLI reads credentials from the cluster)."""
+    raw = dict(stack_config(stack).get("dataTier") or {})
+    backup = dict(raw.get("backup") or {})
+    for key in SOURCES:
+        if isinstance(backup.get(key), dict):
+            backup[key] = {k: v for k, v in backup[key].items() if k not in ("accessKeyId", "secretAccessKey")}
+    raw["backup"] = backup
+    return DataTierConfig.model_validate(raw)
+
+
+@dataclass
+class Context:
+    stack: str
+    tier: DataTierConfig
+    kube: Kube
+    out: TextIO
+    confirm: Callable[[str], bool]
+
+    def bucket(self, source: str) -> Bucket:
+        config: BucketConfig | None = getattr(self.tier.backup, source)
+        if config is None:
+            raise LookupError(f"stack {self.stack} ships no backups to a {source} (dataTier.backup.{source} is unset)")
+        secret = SECRETS[source]
+        return Bucket(
+            config.endpoint,
+            config.bucket,
+            config.prefix,
+            config.region,
+            self.kube.secret_value(secret, ACCESS_KEY_ID_KEY),
+            self.kube.secret_value(secret, SECRET_ACCESS_KEY_KEY),
+        )
+
+
+def _stamp() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y%m%d%H%M%S")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
+    bucket = ctx.bucket(args.source)
+    for component in args.components:
+        backups = list_backups(bucket, component)
+        print(f"{component} ({args.source} {bucket.bucket}/{bucket.prefix}): {len(backups)} backups", file=ctx.out)
+        for b in backups:
+            print(
+                f"  {b.created:%Y-%m-%d %H:%M:%S}Z  {_size(b.size):>10}  {b.object}  sha256 {b.sha256[:12]}",
+                file=ctx.out,
+            )
+    return EXIT_OK
+
+
+def cmd_backup_now(ctx: Context, args: argparse.Namespace) -> int:
+    cronjob = ctx.kube.get("cronjob", f"{args.component}-backup")
+    name = f"{args.component}-backup-now-{_stamp()}"[:63]
+    ctx.kube.create(backup_job(cronjob, name))
+    print(f"job {ctx.kube.namespace}/{name} created from cronjob {args.component}-backup; waiting", file=ctx.out)
+    ok = ctx.kube.wait_job(name, args.timeout)
+    containers = ["backup", "upload"] if ships_to_bucket(cronjob) else ["backup"]
+    for container in containers:
+        ctx.out.write(ctx.kube.logs(name, container))
+    if not ok:
+        print(f"backup FAILED: kubectl describe job {name} --namespace {ctx.kube.namespace}", file=ctx.out)
+        return EXIT_FAILED
+    if ships_to_bucket(cronjob):
+        newest = list_backups(ctx.bucket("bucket"), args.component)
+        if newest:
+            b = newest[-1]
+            print(f"backup written: {b.object} ({_size(b.size)}, sha256 {b.sha256}) in the bucket", file=ctx.out)
+    return EXIT_OK
+
+
+def _plan(args: argparse.Namespace, ctx: Context, backup: Backup | None) -> list[str]:
+    what = (
+        f"{backup.object} ({_size(backup.size)}, {args.source})"
+        if backup
+        else f"the newest {args.backup_date} dump on the volume"
+    )
+    into = args.into or "the running database"
+    return [
+        f"restore {args.component} in stack {ctx.stack}, namespace {ctx.kube.namespace}",
+        f"  from:   {what}",
+        f"  into:   {into}",
+        "  target: "
+        + (
+            "REPLACED (--force): the dump's tables are dropped and recreated"
+            if args.force
+            else "must be empty (else refused)"
+        ),
+    ]
+
+
+def cmd_restore(ctx: Context, args: argparse.Namespace) -> int:
+    if args.to_time:
+        print(
+            "restore --to-time: point-in-time recovery is not available in this release: no WAL archive is kept "
+            "(docs/backups.md, 'Point-in-time recovery'). Restore a logical dump with --backup-date.",
+            file=ctx.out,
+        )
+        return EXIT_REFUSED
+    cronjob = ctx.kube.get("cronjob", f"{args.component}-backup")
+    backup = None
+    if args.source != "volume":
+        backup = pick(list_backups(ctx.bucket(args.source), args.component), args.backup_date)
+    for line in _plan(args, ctx, backup):
+        print(line, file=ctx.out)
+    if not args.yes and not ctx.confirm("proceed? [y/N] "):
+        print("not restored", file=ctx.out)
+        return EXIT_REFUSED
+    name = f"{args.component}-restore-{_stamp()}"[:63]
+    job = restore_job(
+        cronjob,
+        name,
+        component=args.component,
+        backup_object=backup.object if backup else "",
+        source=SOURCES.get(args.source),
+        force=args.force,
+        host=args.into,
+    )
+    if backup is None:  # from the volume: the restore script picks the newest dump of that date
+        for container in job["spec"]["template"]["spec"]["containers"]:
+            container["env"] = [e for e in container["env"] if e["name"] != "RESTORE_FILE"]
+            container["env"].append({"name": "RESTORE_DATE", "value": args.backup_date.replace("-", "")})
+    ctx.kube.create(job)
+    print(f"job {ctx.kube.namespace}/{name} created; waiting", file=ctx.out)
+    ok = ctx.kube.wait_job(name, args.timeout)
+    for container in (["fetch"] if backup else []) + ["restore"]:
+        ctx.out.write(ctx.kube.logs(name, container))
+    print("restored" if ok else f"restore FAILED (kubectl logs job/{name} --all-containers)", file=ctx.out)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m backups", description="Back up and restore the data tier.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("-s", "--stack", default="dev", help="stack (Pulumi.<stack>.yaml), default dev")
+        return sub
+
+    sub = command("backup-now", "Run a component's backup CronJob now, wait, and report the backup written.")
+    sub.add_argument("component", help="e.g. product-postgres, cart-mongodb, redis")
+    sub.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the Job (default 3600)")
+
+    sub = command("list", "List the complete, verified backups of components in a bucket, with time and size.")
+    sub.add_argument("components", nargs="+", metavar="component")
+    sub.add_argument("--source", choices=sorted(SOURCES), default="bucket")
+
+    sub = command("restore", "Restore a component from one backup: prints the plan and asks first.")
+    sub.add_argument("component")
+    sub.add_argument("--backup-date", required=True, help="YYYY-MM-DD (UTC): the newest backup of that day")
+    sub.add_argument("--to-time", help="point in time (needs a WAL archive; see docs/backups.md)")
+    sub.add_argument(
+        "--source", choices=[*sorted(SOURCES), "volume"], default=None, help="default: bucket if the stack has one"
+    )
+    sub.add_argument("--into", metavar="HOST", help="restore into another (fresh) server instead of the running one")
+    sub.add_argument("--force", action="store_true", help="replace the target's tables if it is not empty")
+    sub.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
+    sub.add_argument("--timeout", type=float, default=3600)
+    return parser
+
+
+def _ask(prompt: str) -> bool:
+    if not sys.stdin.isatty():
+        return False  # never hang a script: without a terminal, only --yes proceeds
+    return input(prompt).strip().lower() in ("y", "yes")
+
+
+COMMANDS = {"backup-now": cmd_backup_now, "list": cmd_list, "restore": cmd_restore}
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO = sys.stdout,
+    kube_factory: Callable[[str], Any] = Kube,
+    confirm: Callable[[str], bool] = _ask,
+) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "restore" and args.backup_date:
+            datetime.date.fromisoformat(args.backup_date)
+        tier = data_tier(args.stack)
+        if getattr(args, "source", "") is None:
+            args.source = "bucket" if tier.backup.bucket else "volume"
+        ctx = Context(args.stack, tier, kube_factory(tier.namespace), out, confirm)
+        return COMMANDS[args.command](ctx, args)
+    except ValueError as error:
+        print(f"backups: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    except (KubeError, StoreError, LookupError, JobError) as error:
+        print(f"backups: {error}", file=sys.stderr)
+        return EXIT_FAILED

@@ -1,0 +1,134 @@
+"""The Jobs the CLI creates, built from a backup CronJob as the cluster has it (`<component>-backup`, rendered
+by charts/nexus-database/templates/backup.yaml). Pure functions of that object, so what runs is the
+chart's pod (image, env, Secrets, volumes, security context) and nothing the CLI spells a second time.
+
+- `backup_job`: what `kubectl create job --from=cronjob/...` makes (the CronJob's job template, owned by
+  the CronJob, annotated as a manual run), so kube-state-metrics counts it with the CronJob's runs.
+- `restore_job`: the same pod turned around. Its `backup` container (the database's image) runs
+  `restore-<kind>.sh` instead of `backup-<kind>.sh`; from a bucket, the `upload` container (rclone) runs
+  first, as an init container, as `restore-fetch.sh`, which downloads the backup and checks it against
+  its manifest. It keeps the `nexus.io/backup-of` label, so the strict network policy lets it connect.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+# The kinds a restore Job can restore (files/restore-<kind>.sh). Redis is restored by loading the RDB
+# file into a stopped server (docs/backups.md), which no Job beside the running StatefulSet can do.
+RESTORABLE = ("postgres", "mongodb")
+_SCRIPT = re.compile(r"^/scripts/backup-([a-z]+)\.sh$")
+MANUAL = {"cronjob.kubernetes.io/instantiate": "manual"}
+
+
+class JobError(ValueError):
+    """A CronJob that is not one of the chart's backup CronJobs, or a restore that cannot be made."""
+
+
+def _pod(cronjob: dict[str, Any]) -> dict[str, Any]:
+    return cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def _containers(cronjob: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    pod = _pod(cronjob)
+    return {c["name"]: c for c in [*pod.get("initContainers", []), *pod.get("containers", [])]}
+
+
+def backup_kind(cronjob: dict[str, Any]) -> str:
+    """`postgres`, `mongodb` or `redis`: what the CronJob's backup container dumps."""
+    backup = _containers(cronjob).get("backup")
+    scripts = [m.group(1) for arg in (backup or {}).get("command", []) if (m := _SCRIPT.match(str(arg)))]
+    if not scripts:
+        raise JobError(f"{cronjob['metadata']['name']} is not a nexus-database backup CronJob (no backup container)")
+    return scripts[0]
+
+
+def ships_to_bucket(cronjob: dict[str, Any]) -> bool:
+    return "upload" in _containers(cronjob)
+
+
+def backup_job(cronjob: dict[str, Any], name: str) -> dict[str, Any]:
+    template = cronjob["spec"]["jobTemplate"]
+    meta = cronjob["metadata"]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": meta["namespace"],
+            "labels": dict(template.get("metadata", {}).get("labels") or {}),
+            "annotations": {**(template.get("metadata", {}).get("annotations") or {}), **MANUAL},
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "CronJob",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": copy.deepcopy(template["spec"]),
+    }
+
+
+def _env(container: dict[str, Any], values: dict[str, str]) -> None:
+    env = [e for e in container.get("env", []) if e["name"] not in values]
+    container["env"] = env + [{"name": k, "value": v} for k, v in values.items()]
+
+
+def restore_job(
+    cronjob: dict[str, Any],
+    name: str,
+    *,
+    component: str,
+    backup_object: str,
+    source: str | None,
+    force: bool,
+    host: str | None = None,
+) -> dict[str, Any]:
+    """A Job restoring `backup_object` of `component`: from the bucket `source` (BUCKET or OFFSITE), or from
+    the backup volume when `source` is None; into `host` (another server: a fresh one) or the running one."""
+    kind = backup_kind(cronjob)
+    if kind not in RESTORABLE:
+        raise JobError(f"{component} ({kind}) has no restore Job: see docs/backups.md for restoring {kind}")
+    containers = _containers(cronjob)
+    if source is not None and "upload" not in containers:
+        raise JobError(f"{component}'s backups are not shipped to a bucket in this stack: restore from the volume")
+    spec = copy.deepcopy(cronjob["spec"]["jobTemplate"]["spec"])
+    spec["backoffLimit"] = 0  # a restore that failed is looked at, not retried
+    pod = spec["template"]["spec"]
+    meta = spec["template"].setdefault("metadata", {})
+    labels = meta.setdefault("labels", {})
+    labels["app.kubernetes.io/component"] = f"{component}-restore"
+    labels["nexus.io/restore-of"] = component
+
+    restore = copy.deepcopy(containers["backup"])
+    restore["name"] = "restore"
+    restore["command"] = ["bash", f"/scripts/restore-{kind}.sh"]
+    if source is None:
+        restore_file = f"/backups/{component}/{backup_object}"
+    else:
+        restore_file = f"/backups/{component}/.restore/{backup_object}"
+    _env(restore, {"RESTORE_FILE": restore_file, "FORCE": "yes" if force else "no", **({"HOST": host} if host else {})})
+    pod["containers"] = [restore]
+    pod.pop("initContainers", None)
+    if source is not None:
+        fetch = copy.deepcopy(containers["upload"])
+        fetch["name"] = "fetch"
+        fetch["command"] = ["sh", "/scripts/restore-fetch.sh"]
+        _env(fetch, {"SOURCE": source, "BACKUP_OBJECT": backup_object, "RESTORE_FILE": restore_file})
+        pod["initContainers"] = [fetch]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": cronjob["metadata"]["namespace"],
+            "labels": dict(labels),
+        },
+        "spec": spec,
+    }

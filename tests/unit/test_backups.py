@@ -1,0 +1,116 @@
+"""Backup destinations (platform_config/backups.py, components/backups.py) and the backup CLI's decisions
+(backups/cli.py) without a cluster: a bucket's settings are validated with errors naming the key, its
+credentials live only in a Secret of their own (a Pulumi secret, never a chart value), and the CLI asks
+before a restore, never hangs a script, and refuses what it cannot do."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from backups import cli
+from components.backups import destination_values
+from platform_config import ConfigError, load_platform_config
+from platform_config.backups import BUCKET_SECRET, OFFSITE_SECRET
+from tests.unit.test_nexus_database import CHART, SECRET, data_tier
+from tooling.stacks import run_stack, stack_config
+
+pytestmark = pytest.mark.unit
+
+BUCKET = {"endpoint": "https://objects.example.com", "bucket": "nexus-backups", "prefix": "nexus/test"}
+KEYS = {"accessKeyId": "AKIDEXAMPLE", "secretAccessKey": "wJalrXUtnFEMI-example-secret"}
+
+
+def _config_error(backup: dict) -> str:
+    raw = stack_config("prod")
+    raw["dataTier"] = {**raw["dataTier"], "backup": {"enabled": True, **backup}}
+    with pytest.raises(ConfigError) as error:
+        load_platform_config(raw)
+    return str(error.value)
+
+
+def test_an_offsite_copy_without_a_bucket_is_refused_naming_the_key():
+    message = _config_error({"offsite": BUCKET})
+    assert "nexus-platform:dataTier.backup" in message and "offsite is a second copy" in message
+
+
+def test_an_endpoint_that_is_not_a_url_is_refused_with_the_value_and_what_is_allowed():
+    message = _config_error({"bucket": {**BUCKET, "endpoint": "objects.example.com"}})
+    assert "nexus-platform:dataTier.backup.bucket.endpoint = 'objects.example.com'" in message
+    assert "http(s)://host[:port]" in message
+
+
+def test_one_bucket_credential_without_the_other_is_refused():
+    message = _config_error({"bucket": {**BUCKET, "accessKeyId": "AKIDEXAMPLE"}})
+    assert "secretAccessKey is not set" in message
+
+
+def test_an_offsite_bucket_must_be_another_bucket():
+    assert "names the same bucket" in _config_error({"bucket": BUCKET, "offsite": BUCKET})
+
+
+def test_prod_ships_to_a_bucket_and_an_offsite_bucket_staging_to_a_bucket_and_dev_keeps_the_volume_only():
+    assert data_tier("prod").backup.bucket and data_tier("prod").backup.offsite
+    assert data_tier("staging").backup.bucket and not data_tier("staging").backup.offsite
+    assert not data_tier("dev").backup.bucket
+
+
+def test_the_chart_gets_the_credentials_secrets_name_and_never_a_credential():
+    values = destination_values(data_tier("prod", {"backup": {"bucket": KEYS, "offsite": KEYS}}).backup)
+    assert values["bucket"]["existingSecret"] == BUCKET_SECRET
+    assert values["offsite"]["existingSecret"] == OFFSITE_SECRET
+    assert KEYS["secretAccessKey"] not in repr(values) and KEYS["accessKeyId"] not in repr(values)
+
+
+def test_bucket_credentials_live_in_a_secret_of_their_own_marked_secret():
+    run = run_stack("prod", {"dataTier": {"backup": {"bucket": KEYS}}})
+    secret = next(r for r in run.of_type(SECRET) if r.inputs["metadata"]["name"] == BUCKET_SECRET)
+    assert secret.inputs["stringData"] == {
+        "access-key-id": KEYS["accessKeyId"],
+        "secret-access-key": KEYS["secretAccessKey"],
+    }
+    assert secret.is_secret_input("stringData.secret-access-key")
+    chart = run.charts()[CHART]
+    assert KEYS["secretAccessKey"] not in repr(chart.inputs["values"])
+    assert BUCKET_SECRET in chart.inputs["values"]["secretChecksums"]
+
+
+def test_a_bucket_without_credentials_gets_no_secret(prod_stack):
+    assert BUCKET_SECRET not in {r.inputs["metadata"]["name"] for r in prod_stack.of_type(SECRET)}
+
+
+# --- the CLI ---------------------------------------------------------------------------------------------
+
+
+class NoCluster:
+    """A Kube that must not be used: the CLI decided before reaching the cluster."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the CLI reached the cluster ({name}) although it should have stopped first")
+
+
+def test_restore_to_a_point_in_time_is_refused_with_why_before_anything_is_created():
+    out = io.StringIO()
+    argv = ["restore", "product-postgres", "--stack", "prod", "--backup-date", "2026-12-01", "--to-time", "x"]
+    assert cli.main(argv, out=out, kube_factory=NoCluster) == cli.EXIT_REFUSED
+    assert "point-in-time recovery is not available" in out.getvalue()
+
+
+def test_a_malformed_backup_date_is_refused_naming_the_value(capsys):
+    argv = ["restore", "product-postgres", "--stack", "prod", "--backup-date", "01.12.2026"]
+    assert cli.main(argv, kube_factory=NoCluster) == cli.EXIT_REFUSED
+    assert "01.12.2026" in capsys.readouterr().err
+
+
+def test_listing_a_bucket_the_stack_does_not_have_says_which_key_is_unset(capsys):
+    assert cli.main(["list", "product-postgres", "--stack", "dev"], kube_factory=NoCluster) == cli.EXIT_FAILED
+    assert "dataTier.backup.bucket is unset" in capsys.readouterr().err
+
+
+def test_without_a_terminal_the_confirmation_is_a_no_so_a_script_never_hangs(monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert cli._ask("proceed? ") is False
