@@ -3,13 +3,14 @@
 import pulumi
 
 from components.core_pipeline import CorePipeline, CorePipelineArgs, postgres_client_image
-from components.fluxion_tenant import FluxionTenant, FluxionTenantArgs
+from components.fluxion_tenant import FluxionTenant, FluxionTenantArgs, tenant_cluster, tenant_shared
 from components.kubernetes import create_provider
 from components.nexus_database import NexusDatabase, NexusDatabaseArgs
 from components.order_platform import OrderPlatform, OrderPlatformArgs
 from components.postgres_cluster import PostgresCluster, PostgresClusterArgs
 from platform_config import read_stack_config
 from platform_config.operator_secrets import ELASTICSEARCH_PASSWORD_KEY, KEYCLOAK_CLIENT_SECRET_KEY
+from platform_config.rotation import CORE_PIPELINE_DATABASE
 
 config = read_stack_config()
 provider = create_provider(pulumi.get_stack(), config.kubernetes)
@@ -19,7 +20,12 @@ deploy = pulumi.ResourceOptions(providers=[provider])
 postgres = {
     name: PostgresCluster(
         name,
-        PostgresClusterArgs(cluster, config.postgresChart, delete_data_on_destroy=config.deleteDataOnDestroy),
+        PostgresClusterArgs(
+            cluster,
+            config.postgresChart,
+            delete_data_on_destroy=config.deleteDataOnDestroy,
+            rotation=config.credentialRotation,
+        ),
         opts=deploy,
     )
     for name, cluster in config.postgresClusters.items()
@@ -29,7 +35,12 @@ postgres = {
 data_tier = (
     NexusDatabase(
         "data-tier",
-        NexusDatabaseArgs(config.dataTier, config.environment, delete_data_on_destroy=config.deleteDataOnDestroy),
+        NexusDatabaseArgs(
+            config.dataTier,
+            config.environment,
+            delete_data_on_destroy=config.deleteDataOnDestroy,
+            rotation=config.credentialRotation,
+        ),
         opts=deploy,
     )
     if config.dataTier.enabled
@@ -48,6 +59,7 @@ if config.corePipeline.enabled and data_tier is not None and data_tier.redis is 
             redis=data_tier.redis,
             postgres=postgres[pipeline_cluster].writer(),
             postgres_client_image=postgres_client_image(config.postgresClusters[pipeline_cluster].image),
+            database_generation=config.generation(CORE_PIPELINE_DATABASE),
         ),
         opts=deploy,
     )
@@ -88,3 +100,6 @@ pulumi.export("dataTier", data_tier.outputs())
 pulumi.export("corePipeline", core_pipeline.outputs() if core_pipeline else None)
 pulumi.export("orderPlatform", order_platform.outputs())
 pulumi.export("fluxion", {"tenants": {tid: tenant.outputs() for tid, tenant in fluxion_tenants.items()}})
+# Read by the tenant stacks (tenants/project) through their StackReference (issue 19).
+pulumi.export("fluxionTenantDefaults", tenant_shared(config, pulumi.get_stack()))
+pulumi.export("fluxionTenantCluster", tenant_cluster(config.kubernetes))

@@ -36,7 +36,8 @@ from .kubernetes import create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting
 from .postgres_cluster import ADMIN_PASSWORD_KEY as POSTGRES_ADMIN_PASSWORD_KEY
 from .postgres_cluster import ADMIN_USER as POSTGRES_ADMIN_USER
-from .secrets import generated_password, opaque_secret, secret_checksum
+from .rotation import Login, alternating_logins
+from .secrets import opaque_secret, secret_checksum
 
 COMPONENT = "core-pipeline"
 CONTAINER_PORT = 3000
@@ -53,7 +54,16 @@ BOOTSTRAP_SQL = """\\set ON_ERROR_STOP on
 \\getenv app_password APP_PASSWORD
 SELECT format('CREATE ROLE %I LOGIN', :'app_user')
   WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'app_user') \\gexec
-ALTER ROLE :"app_user" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'app_password';
+ALTER ROLE :"app_user" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+-- The login the service gets: its role itself, or after an odd number of rotations the alternate login, which
+-- acts as the role (components/rotation.py). Only that login's password is set, so the one the pods held until
+-- now keeps working until the next rotation.
+SELECT format('CREATE ROLE %I LOGIN', :'app_login')
+  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'app_login') \\gexec
+SELECT format('GRANT %I TO %I', :'app_user', :'app_login'),
+       format('ALTER ROLE %I SET role = %L', :'app_login', :'app_user')
+  WHERE :'app_login' <> :'app_user' \\gexec
+ALTER ROLE :"app_login" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'app_password';
 SELECT format('CREATE DATABASE %I OWNER %I', :'app_db', :'app_user')
   WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = :'app_db') \\gexec
 ALTER DATABASE :"app_db" OWNER TO :"app_user";
@@ -77,6 +87,8 @@ class CorePipelineArgs:
     postgres: DatabaseEndpoint
     postgres_client_image: str
     postgres_admin_secret_key: str = POSTGRES_ADMIN_PASSWORD_KEY
+    # The rotation generation of the service's database login (platform_config.rotation: corePipeline.database).
+    database_generation: int = 0
 
 
 @dataclass(frozen=True)
@@ -207,6 +219,7 @@ def bootstrap_fingerprint(parts: Mapping[str, str]) -> str:
 def bootstrap_job_spec(
     *,
     config: CorePipelineConfig,
+    login: str,
     image: str,
     host: str,
     port: str,
@@ -224,7 +237,15 @@ def bootstrap_job_spec(
         "name": "psql",
         "image": image,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["psql", "-v", f"app_user={config.username}", "-v", f"app_db={config.database}"],
+        "command": [
+            "psql",
+            "-v",
+            f"app_user={config.username}",
+            "-v",
+            f"app_db={config.database}",
+            "-v",
+            f"app_login={login}",
+        ],
         "args": ["--no-psqlrc", "--file=/bootstrap/bootstrap.sql"],
         "env": [
             {"name": "PGHOST", "value": host},
@@ -305,17 +326,19 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
             delete_data_on_destroy=False,
             opts=child_opts,
         )
-        db_password = generated_password(f"{name}-db-password", child_opts)
-        bootstrap = self._bootstrap_database(name, args, db_password, child_opts)
+        # Alternating logins (components/rotation.py): the bootstrap Job sets the active one's password, and the
+        # pods' Secret changes only after it, so the login they hold keeps working until they have rolled.
+        login, _ = alternating_logins(config.username, f"{name}-db-password", child_opts, args.database_generation)
+        bootstrap = self._bootstrap_database(name, args, login, child_opts)
 
-        credentials_data = dict(zip(SECRET_KEYS, (config.username, db_password, args.redis.password), strict=True))
+        credentials_data = dict(zip(SECRET_KEYS, (login.username, login.password, args.redis.password), strict=True))
         credentials = opaque_secret(
             f"{name}-credentials",
             name=f"{name}-credentials",
             namespace=namespace.metadata.name,
             labels=standard_labels(COMPONENT),
             data=credentials_data,
-            opts=child_opts,
+            opts=pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(depends_on=[bootstrap])),
         )
 
         wiring = ChartWiring(
@@ -350,12 +373,12 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
             host=postgres.host,
             port=postgres.port,
             database=pulumi.Output.from_input(config.database),
-            username=pulumi.Output.from_input(config.username),
+            username=pulumi.Output.from_input(login.username),
         )
         self.register_outputs(self.outputs())
 
     def _bootstrap_database(
-        self, name: str, args: CorePipelineArgs, password: pulumi.Output[str], child_opts: pulumi.ResourceOptions
+        self, name: str, args: CorePipelineArgs, login: Login, child_opts: pulumi.ResourceOptions
     ) -> k8s.batch.v1.Job:
         """The service's role and database on the cluster, created by a Job next to the cluster's admin Secret."""
         config, postgres = args.config, args.postgres
@@ -365,7 +388,7 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
             name=f"{name}-db-user",
             namespace=postgres.namespace,
             labels=labels,
-            data={DB_USER_PASSWORD_KEY: password},
+            data={DB_USER_PASSWORD_KEY: login.password},
             opts=child_opts,
         )
 
@@ -373,7 +396,7 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
         # result is unsecret'd: eight hex characters of it reveal nothing, and a secret name would be unreadable.
         fingerprint = pulumi.Output.unsecret(
             pulumi.Output.all(
-                postgres.host, postgres.port, postgres.secret_name, password, user_secret.metadata.name
+                postgres.host, postgres.port, postgres.secret_name, login.password, user_secret.metadata.name
             ).apply(
                 lambda parts: bootstrap_fingerprint(
                     {
@@ -386,6 +409,8 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
                         "adminSecret": f"{parts[2]}/{args.postgres_admin_secret_key}",
                         "password": hashlib.sha256(str(parts[3]).encode()).hexdigest(),
                         "userSecret": str(parts[4]),
+                        # Only when it differs, so stacks that never rotated keep their Job.
+                        **({"login": login.username} if login.username != config.username else {}),
                     }
                 )
             )
@@ -403,6 +428,7 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
         ).apply(
             lambda parts: bootstrap_job_spec(
                 config=config,
+                login=login.username,
                 image=args.postgres_client_image,
                 host=str(parts[0]),
                 port=str(parts[1]),

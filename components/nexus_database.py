@@ -37,13 +37,14 @@ from .outputs import Exported, Exporting
 from .rotation import (
     PREVIOUS_PASSWORD_KEY,
     Login,
+    RotationJobs,
     RotationProgram,
     RotationTarget,
     alternating_logins,
     alternating_slots,
-    rotation_job,
+    rotation_jobs,
 )
-from .secrets import connection_url, generated_password, opaque_secret, secret_checksum
+from .secrets import connection_url, generated_password, once_in, opaque_secret, secret_checksum
 from .storage import StorageGuard, grow_claims, keep_claim_templates
 
 CHART = "nexus-database"
@@ -351,6 +352,9 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         )
         self.namespace = namespace.metadata.name
         self._secrets: list[k8s.core.v1.Secret] = []
+        self._live_secrets: dict[str, k8s.core.v1.Secret] = {}
+        self._rotations: dict[str, RotationJobs] = {}
+        self._converged: dict[str, k8s.batch.v1.Job] = {}
         self._secret_checksums: dict[str, pulumi.Output[str]] = {}
 
         mongodb = self._database_credentials(MONGODB, config.mongodb.resolved(), child_opts)
@@ -391,9 +395,14 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[self.chart]),
         )
 
+        self._converged = {
+            component: jobs.converge([self.chart]) for component, jobs in sorted(self._rotations.items())
+        }
         self.mongodb = {db: self._database_endpoint(MONGODB, db, login) for db, login in mongodb.items()}
         self.postgres = {db: self._database_endpoint(POSTGRES, db, login) for db, login in postgres.items()}
-        self.redis = self._redis_endpoint(redis_password) if redis_password is not None else None
+        self.redis = (
+            self._redis_endpoint(self._once_taught("redis", redis_password)) if redis_password is not None else None
+        )
         self.kafka = self._kafka_endpoint(config, kafka_password) if config.kafka.enabled else None
         self.kafka_bootstrap_servers = self.kafka.url if self.kafka else pulumi.Output.from_input("")
         self.register_outputs(self.outputs())
@@ -405,21 +414,28 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         component: str,
         data: dict[str, pulumi.Input[str]],
         opts: pulumi.ResourceOptions,
-        rotation: k8s.batch.v1.Job | None = None,
-    ) -> None:
+        rotation: RotationJobs | None = None,
+    ) -> k8s.core.v1.Secret:
         """The live Secret of one server, changed only after its rotation Job (if any) has taught the server."""
         self._secret_checksums[secret_name(component)] = secret_checksum(data)
-        after = pulumi.ResourceOptions(depends_on=[rotation]) if rotation else None
-        self._secrets.append(
-            opaque_secret(
-                f"{self._name}-{component}-secret",
-                name=secret_name(component),
-                namespace=self.namespace,
-                labels=standard_labels(COMPONENT, {"app.kubernetes.io/instance": RELEASE}),
-                data=data,
-                opts=pulumi.ResourceOptions.merge(opts, after),
-            )
+        after = pulumi.ResourceOptions(depends_on=[rotation.rotate]) if rotation else None
+        if rotation:
+            self._rotations[component] = rotation
+        secret = opaque_secret(
+            f"{self._name}-{component}-secret",
+            name=secret_name(component),
+            namespace=self.namespace,
+            labels=standard_labels(COMPONENT, {"app.kubernetes.io/instance": RELEASE}),
+            data=data,
+            opts=pulumi.ResourceOptions.merge(opts, after),
         )
+        self._secrets.append(secret)
+        self._live_secrets[component] = secret
+        return secret
+
+    def _once_taught(self, component: str, value: pulumi.Output[str]) -> pulumi.Output[str]:
+        """A credential for consumers (endpoints, outputs): only once the server takes it (see `once_in`)."""
+        return once_in(self._converged.get(component) or self._live_secrets[component], value)
 
     def _rotation_target(self, component: str) -> RotationTarget:
         return RotationTarget(
@@ -452,7 +468,8 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
                 for key, (suffix, length) in kind.generated.items()
             }
             job = self._database_rotation(kind, db, login, others, generations, opts)
-            self._secret(component, {USERNAME_KEY: login.username, PASSWORD_KEY: login.password, **others}, opts, job)
+            data = {USERNAME_KEY: login.username, PASSWORD_KEY: login.password, **others}
+            self._secret(component, data, opts, job)
             logins[db] = login
         return logins
 
@@ -464,7 +481,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         others: Mapping[str, pulumi.Output[str]],
         generations: Mapping[str, int],
         opts: pulumi.ResourceOptions,
-    ) -> k8s.batch.v1.Job | None:
+    ) -> RotationJobs | None:
         component = kind.component(db)
         database, base_user = kind.databases[db]
         common = {"APP_BASE_USER": base_user, "APP_USER": login.username}
@@ -499,7 +516,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             }
             current = {"CURRENT_ROOT_PASSWORD": MONGODB_ROOT_PASSWORD_KEY}
             next_values = {"NEXT_ROOT_PASSWORD": others[MONGODB_ROOT_PASSWORD_KEY], "NEXT_APP_PASSWORD": login.password}
-        return rotation_job(
+        return rotation_jobs(
             f"{self._name}-{component}-rotation",
             program=program,
             target=self._rotation_target(component),
@@ -521,7 +538,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             f"redis-{ordinal}.redis-headless.{self._namespace_name}.svc.{CLUSTER_DOMAIN}"
             for ordinal in range(config.redis.replicas)
         )
-        job = rotation_job(
+        job = rotation_jobs(
             f"{self._name}-redis-rotation",
             program=self._program("rotate-redis.sh", ("sh",), config.images.redis),
             target=self._rotation_target("redis"),
@@ -604,7 +621,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         """A MongoDB or PostgreSQL database: its client Service, its active login, and a URL with its password."""
         component = kind.component(db)
         database = kind.databases[db][0]
-        username, password = login.username, login.password
+        username, password = login.username, self._once_taught(component, login.password)
         host = self._host(f"{component}-{kind.client_service}")
         query = f"replicaSet={replica_set_name(db)}" if kind.names_replica_set else ""
         return self._endpoint(

@@ -16,18 +16,30 @@ writer, so consumers need no special case.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 
 from platform_config.postgres import PostgresChartSource, PostgresClusterConfig
+from platform_config.rotation import postgres_cluster
 
 from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart
 from .kubernetes import create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting
-from .secrets import connection_url, generated_password, opaque_secret, password_or_generated
+from .rotation import Login, RotationProgram, RotationTarget, alternating_logins, rotation_jobs
+from .secrets import (
+    as_secret,
+    connection_url,
+    generated_password,
+    once_in,
+    opaque_secret,
+    password_or_generated,
+    secret_checksum,
+)
 from .storage import StorageGuard, grow_claims, keep_claim_templates
 
 POSTGRES_PORT = 5432
@@ -37,6 +49,10 @@ ADMIN_USER = "postgres"
 ADMIN_PASSWORD_KEY = "postgres-password"
 USER_PASSWORD_KEY = "password"
 REPLICATION_PASSWORD_KEY = "replication-password"
+# The streaming-replication role chart 16.7.26 creates (auth.replicationUsername's default).
+REPLICATION_USER = "repl_user"
+# The Bitnami image's user: the rotation Jobs run its psql as it.
+BITNAMI_UID = 1001
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 EXTERNAL_DNS_ANNOTATION = "external-dns.alpha.kubernetes.io/hostname"
 # The guardrail policy pack only admits LoadBalancer Services their component deliberately exposes.
@@ -53,6 +69,8 @@ class PostgresClusterArgs:
     config: PostgresClusterConfig
     chart_source: PostgresChartSource
     delete_data_on_destroy: bool = False
+    # Credential id -> rotation generation (platform_config.rotation); unlisted credentials are at 0.
+    rotation: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def namespace(self) -> str:
@@ -64,8 +82,16 @@ def service_names(fullname: str) -> tuple[str, str]:
     return f"{fullname}-primary", f"{fullname}-read"
 
 
-def chart_values(name: str, config: PostgresClusterConfig, secret_name: str) -> dict:
-    """The values handed to the Bitnami chart. Pure, so render tests can feed the very same dict to helm."""
+def chart_values(
+    name: str,
+    config: PostgresClusterConfig,
+    secret_name: str,
+    secret_checksum: pulumi.Input[str] | None = None,
+) -> dict:
+    """The values handed to the Bitnami chart. Pure, so render tests can feed the very same dict to helm.
+    `secret_checksum` (of the credentials Secret, once a credential has been rotated) rolls the pods when it
+    changes: the chart annotates pods only for Secrets it creates itself. `auth.username` stays the service
+    user (it owns the data; its alternate login is the rotation Jobs', components/rotation.py)."""
     fullname = f"{name}-postgresql"
     node_selector = {INSTANCE_TYPE_LABEL: config.instanceType} if config.instanceType else {}
     anti_affinity = "" if config.podAntiAffinity == "none" else config.podAntiAffinity
@@ -100,6 +126,7 @@ def chart_values(name: str, config: PostgresClusterConfig, secret_name: str) -> 
     }
     if config.username != ADMIN_USER:
         auth["username"] = config.username
+    pod_annotations = {f"checksum/secret-{secret_name}": secret_checksum} if secret_checksum is not None else {}
     return {
         "fullnameOverride": fullname,
         "architecture": "replication",
@@ -108,6 +135,7 @@ def chart_values(name: str, config: PostgresClusterConfig, secret_name: str) -> 
         "auth": auth,
         "primary": {
             "annotations": SINGLE_WRITER_ANNOTATIONS,
+            **({"podAnnotations": pod_annotations} if pod_annotations else {}),
             "resources": resources,
             "nodeSelector": node_selector,
             "podAntiAffinityPreset": anti_affinity,
@@ -117,6 +145,7 @@ def chart_values(name: str, config: PostgresClusterConfig, secret_name: str) -> 
         },
         "readReplicas": {
             "replicaCount": config.readReplicaCount,
+            **({"podAnnotations": pod_annotations} if pod_annotations else {}),
             "resources": resources,
             "nodeSelector": node_selector,
             "podAntiAffinityPreset": anti_affinity,
@@ -274,28 +303,43 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
             delete_data_on_destroy=args.delete_data_on_destroy,
             opts=child_opts,
         )
+        generations = {
+            key: args.rotation.get(postgres_cluster(name, key), 0) for key in ("user", "admin", "replication")
+        }
         given_password = config.password.get_secret_value() if config.password else None
         if config.username == ADMIN_USER:
             # The configured user is the admin: the given password is the admin password the chart deploys.
-            admin_password = password_or_generated(given_password, f"{name}-admin-password", child_opts)
-            user_password = admin_password
+            admin_password = password_or_generated(
+                given_password, f"{name}-admin-password", child_opts, generations["admin"]
+            )
+            login = Login(ADMIN_USER, admin_password)
         else:
-            admin_password = generated_password(f"{name}-admin-password", child_opts)
-            user_password = password_or_generated(given_password, f"{name}-user-password", child_opts)
-        replication_password = generated_password(f"{name}-replication-password", child_opts)
+            admin_password = generated_password(f"{name}-admin-password", child_opts, generation=generations["admin"])
+            if given_password is not None:
+                # An operator-set password is rotated by setting the new one: one login, no alternate.
+                login = Login(config.username, as_secret(given_password))
+            else:
+                login, _ = alternating_logins(config.username, f"{name}-user-password", child_opts, generations["user"])
+        replication_password = generated_password(
+            f"{name}-replication-password", child_opts, generation=generations["replication"]
+        )
 
         secret_name = f"{name}-postgresql-credentials"
+        data = {
+            ADMIN_PASSWORD_KEY: admin_password,
+            USER_PASSWORD_KEY: login.password,
+            REPLICATION_PASSWORD_KEY: replication_password,
+        }
+        rotation = self._rotation(name, args, secret_name, login, data, generations, given_password, child_opts)
         credentials = opaque_secret(
             f"{name}-credentials",
             name=secret_name,
             namespace=namespace.metadata.name,
             labels=standard_labels("postgresql"),
-            data={
-                ADMIN_PASSWORD_KEY: admin_password,
-                USER_PASSWORD_KEY: user_password,
-                REPLICATION_PASSWORD_KEY: replication_password,
-            },
-            opts=child_opts,
+            data=data,
+            opts=pulumi.ResourceOptions.merge(
+                child_opts, pulumi.ResourceOptions(depends_on=[rotation.rotate] if rotation else [])
+            ),
         )
 
         claims = storage_claims(name, config)
@@ -306,7 +350,7 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
             version=None if args.chart_source.path else args.chart_source.version,
             release_name=f"{name}-postgresql",
             namespace=namespace.metadata.name,
-            values=chart_values(name, config, secret_name),
+            values=chart_values(name, config, secret_name, secret_checksum(data) if rotation else None),
             depends_on=[credentials, storage_guard],
             opts=pulumi.ResourceOptions(parent=self, transforms=[keep_claim_templates]),
         )
@@ -326,7 +370,9 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
         self.writer_port = pulumi.Output.from_input(POSTGRES_PORT)
         self.reader_port = pulumi.Output.from_input(POSTGRES_PORT)
         self.database = pulumi.Output.from_input(config.database)
-        self.username = pulumi.Output.from_input(config.username)
+        converged = rotation.converge([self.chart]) if rotation else credentials
+        user_password = once_in(converged, login.password)
+        self.username = pulumi.Output.from_input(login.username)
         self.namespace = namespace.metadata.name
         self.password_secret_name = credentials.metadata.name
         self.password_secret_key = pulumi.Output.from_input(
@@ -334,12 +380,62 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
         )
         self.password = user_password
         self.writer_url = connection_url(
-            "postgresql", config.username, user_password, self.writer_host, POSTGRES_PORT, config.database
+            "postgresql", login.username, user_password, self.writer_host, POSTGRES_PORT, config.database
         )
         self.reader_url = connection_url(
-            "postgresql", config.username, user_password, self.reader_host, POSTGRES_PORT, config.database
+            "postgresql", login.username, user_password, self.reader_host, POSTGRES_PORT, config.database
         )
         self.register_outputs(self.outputs())
+
+    @staticmethod
+    def _rotation(
+        name: str,
+        args: PostgresClusterArgs,
+        secret_name: str,
+        login: Login,
+        data: Mapping[str, pulumi.Output[str]],
+        generations: Mapping[str, int],
+        given_password: str | None,
+        opts: pulumi.ResourceOptions,
+    ):
+        """The Jobs that teach the running cluster a rotation (components/rotation.py), as the image's psql. An
+        operator-set password counts as rotated whenever it changes (its checksum is part of the generations)."""
+        config = args.config
+        image = config.image
+        rotated = dict(generations)
+        if given_password is not None:
+            rotated["operatorPassword"] = int(hashlib.sha256(given_password.encode()).hexdigest()[:12], 16)
+        settings = {
+            "PGHOST": service_host(service_names(f"{name}-postgresql")[0], args.namespace),
+            "PGPORT": str(POSTGRES_PORT),
+            "PGDATABASE": config.database,
+            "ADMIN_USER": ADMIN_USER,
+            "REPLICATION_USER": REPLICATION_USER,
+        }
+        next_values = {
+            "NEXT_ADMIN_PASSWORD": data[ADMIN_PASSWORD_KEY],
+            "NEXT_REPLICATION_PASSWORD": data[REPLICATION_PASSWORD_KEY],
+        }
+        if config.username != ADMIN_USER:
+            settings |= {"APP_BASE_USER": config.username, "APP_USER": login.username}
+            next_values["NEXT_APP_PASSWORD"] = data[USER_PASSWORD_KEY]
+        return rotation_jobs(
+            f"{name}-rotation",
+            program=RotationProgram(
+                file="rotate-postgres.sh",
+                command=("bash",),
+                image=f"{image.registry}/{image.repository}:{image.tag}",
+                run_as=BITNAMI_UID,
+            ),
+            target=RotationTarget(
+                target=f"{name}-postgresql", namespace=args.namespace, live_secret=secret_name, pod_labels={}
+            ),
+            generations=rotated,
+            settings=settings,
+            current={"CURRENT_ADMIN_PASSWORD": ADMIN_PASSWORD_KEY},
+            next_values=next_values,
+            opts=opts,
+        )
 
     def writer(self) -> DatabaseEndpoint:
         """The primary: for anything that writes."""

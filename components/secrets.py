@@ -45,6 +45,17 @@ def as_secret(value: pulumi.Input[str]) -> pulumi.Output[str]:
     return secret
 
 
+def once_in(resource: pulumi.Resource, value: pulumi.Input[str]) -> pulumi.Output[str]:
+    """`value`, as an Output that depends on `resource` (a live Secret): a consumer copying a credential into
+    Secrets of its own, or a stack output, gets it only once the live Secret holds it, i.e. after the rotation
+    Job (components/rotation.py), so nothing hands a client a password before the server takes it. A generated
+    password stays known as generated (for `secret_checksum`)."""
+    result = pulumi.Output.secret(pulumi.Output.all(resource.urn, value).apply(lambda parts: parts[1]))
+    if isinstance(value, pulumi.Output) and value in _GENERATED:
+        _GENERATED[result] = _GENERATED[value]
+    return result
+
+
 def password_or_generated(
     given: pulumi.Input[str] | None, resource_name: str, opts: pulumi.ResourceOptions, generation: int = 0
 ) -> pulumi.Output[str]:

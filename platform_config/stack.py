@@ -17,6 +17,7 @@ from .kubernetes import KubernetesTarget
 from .operator_secrets import OPERATOR_SECRET_KEYS
 from .order_platform import OrderPlatformSecret, OrderPlatformSection
 from .postgres import PostgresChartSource, PostgresClusterConfig
+from .rotation import Generation, check_rotation
 
 # What the config model sees of an operator secret read from Pulumi: only that it is set (the value stays
 # an Output marked secret, handed to the component by `PlatformConfig.operator_secret`).
@@ -36,6 +37,8 @@ class PlatformConfig(StrictModel):
     corePipeline: CorePipelineConfig = Field(default_factory=CorePipelineConfig)
     orderPlatform: OrderPlatformSection = Field(default_factory=dict, validate_default=True)
     fluxion: FluxionConfig = Field(default_factory=FluxionConfig)
+    # Credential id -> rotation generation (platform_config.rotation); unlisted credentials are at 0.
+    credentialRotation: dict[str, Generation] = Field(default_factory=dict)
     # The operator secrets (platform_config.operator_secrets): credentials for systems this program does not
     # deploy. Declared after orderPlatform, whose generateMissingSecrets decides whether a missing one is an error.
     orderPlatformKeycloakClientSecret: OrderPlatformSecret
@@ -55,7 +58,12 @@ class PlatformConfig(StrictModel):
     def _sections_fit_together(self) -> PlatformConfig:
         # Raises ConfigError itself (pydantic passes it through), naming the keys that disagree.
         check_dependencies(self.corePipeline, self.postgresClusters, self.dataTier)
+        check_rotation(self)
         return self
+
+    def generation(self, credential: str) -> int:
+        """The rotation generation of one credential (platform_config.rotation): 0 until it is rotated."""
+        return self.credentialRotation.get(credential, 0)
 
     def operator_secret(self, key: str) -> pulumi.Input[str] | None:
         """An operator secret for a component (None when unset): the secret Output Pulumi's config gave, or

@@ -245,7 +245,15 @@ def test_the_bootstrap_script_is_idempotent_sql_with_quoted_names():
 
 def test_the_bootstrap_password_never_appears_on_the_command_line(default_run):
     container = job(default_run)["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["psql", "-v", "app_user=core_pipeline", "-v", "app_db=core_pipeline"]
+    assert container["command"] == [
+        "psql",
+        "-v",
+        "app_user=core_pipeline",
+        "-v",
+        "app_db=core_pipeline",
+        "-v",
+        "app_login=core_pipeline",
+    ]
     assert "generated-" not in json.dumps(container["command"] + container["args"])
 
 

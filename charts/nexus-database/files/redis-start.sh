@@ -11,7 +11,13 @@ if [ -f /data/dump.rdb ] && [ ! -d /data/appendonlydir ]; then
   restoring=true
 fi
 {
-  printf 'requirepass "%s"\n' "$REDIS_PASSWORD"
+  # The default user takes the current password and, after a rotation, the previous one (REDIS_PREVIOUS_PASSWORD,
+  # unset before the first rotation), so a restart does not end the grace of clients that have not rolled yet.
+  if [ -n "${REDIS_PREVIOUS_PASSWORD:-}" ]; then
+    printf 'user default on resetpass ">%s" ">%s" ~* &* +@all\n' "$REDIS_PASSWORD" "$REDIS_PREVIOUS_PASSWORD"
+  else
+    printf 'requirepass "%s"\n' "$REDIS_PASSWORD"
+  fi
   printf 'masterauth "%s"\n' "$REDIS_PASSWORD"
   echo 'dir /data'
   if [ "$restoring" = true ]; then echo 'appendonly no'; else echo 'appendonly yes'; fi
