@@ -627,6 +627,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--skip-tests", action="store_true", help="do not time the test tiers")
     parser.add_argument("--with-make-test", action="store_true", help="also time the whole `make test` (many minutes)")
     parser.add_argument("--out", type=Path, default=DOCS, help="where benchmarks.md and benchmarks.png go")
+    parser.add_argument(
+        "--skip-provisioning", action="store_true", help="do not run the tenant provisioning benchmark (issue 19)"
+    )
     return parser.parse_args()
 
 
@@ -666,6 +669,10 @@ def main() -> None:
     if len(scaling) >= 2:
         plot(results, args.out / "benchmarks.png")
     log(f"wrote {args.out / 'benchmarks.md'} and {args.out / 'benchmarks.png'}")
+    if not args.skip_provisioning:
+        from bench import provisioning  # issue 19: tenant stacks through the provisioning service
+
+        provisioning.bench(list(provisioning.EXISTING), 5, 8, args.out / "benchmarks-provisioning.md")
 
 
 if __name__ == "__main__":

@@ -59,8 +59,10 @@ def tenant_shared(config: Any, platform_stack: str) -> dict[str, Any]:
 
 
 def tenant_cluster(target: KubernetesTarget) -> dict[str, str | None]:
-    """The platform's `fluxionTenantCluster` output: the cluster tenant stacks deploy to (never render mode)."""
-    return {"kubeconfig": target.kubeconfig, "context": target.context}
+    """The platform's `fluxionTenantCluster` output: the cluster tenant stacks deploy to, exactly the platform's
+    provider settings (render mode included), so a tenant's provider is the one its resources had in the platform
+    stack and moving them there (`tenants migrate`) changes nothing."""
+    return target.model_dump(mode="json")
 
 
 def keeps_data(tenant: TenantConfig, delete_data_on_destroy: bool) -> bool:

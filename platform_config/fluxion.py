@@ -28,9 +28,19 @@ import re
 from decimal import Decimal
 from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
-from .base import ImageTag, MemoryQuantity, StorageSize, StrictModel, Switchable, quantity_to_number
+from .base import (
+    PROJECT,
+    ConfigError,
+    ImageTag,
+    MemoryQuantity,
+    StorageSize,
+    StrictModel,
+    Switchable,
+    config_error,
+    quantity_to_number,
+)
 from .monitoring import ScrapeConfig
 
 NAME_PREFIX = "fluxiondb-"
@@ -227,6 +237,16 @@ class TenantShared(StrictModel):
     platformStack: str
     deleteDataOnDestroy: bool = False
     defaults: FluxionDefaults = Field(default_factory=FluxionDefaults)
+
+
+def load_tenant_stack_config(raw: dict) -> TenantStackConfig:
+    """Validate a tenant stack's config; errors name its keys as `fluxion-tenant:<key>` (config_error's
+    wording, with this project's prefix rather than the platform's)."""
+    try:
+        return TenantStackConfig.model_validate(raw)
+    except ValidationError as error:
+        message = str(config_error("", error)).replace(f"{PROJECT}:", f"{TENANT_PROJECT}:")
+        raise ConfigError(message) from None
 
 
 class TenantStackConfig(StrictModel):

@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("tenant_id", metavar="ID")
     sub.add_argument("--yes", action="store_true", help="confirm: the data cannot be brought back")
 
+    sub = command("migrate", "Move the platform stack's fluxion.tenants into stacks of their own (no deploy).")
+    sub.add_argument("--project-dir", type=Path, default=REPO_ROOT, help="the platform project (default: this repo)")
+    sub.add_argument("--verify", action="store_true", help="preview every stack afterwards; fail unless all empty")
+
     command("list", "List the tenants and their sizes.")
     command("operations", "List operations (queued, running, done, failed with a reason).")
 
@@ -140,6 +144,24 @@ def serve(args: argparse.Namespace, service: TenantService, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _migrate(args: argparse.Namespace, service: TenantService, out: TextIO) -> int:
+    from .migrate import migrate, select_platform
+
+    engine = service.engine
+    assert isinstance(engine, AutomationEngine), "migrate runs the Automation API"
+    platform = select_platform(args.stack, args.project_dir)
+    moved = migrate(platform, engine, service.store, lambda line: print(line, file=out, flush=True))
+    print(f"moved {len(moved)} tenants: {', '.join(m.tenant_id for m in moved) or 'none'}", file=out)
+    if not args.verify:
+        return EXIT_OK
+    pending = {platform.name: {k: v for k, v in platform.preview(color="never").change_summary.items() if k != "same"}}
+    pending |= {m.stack: engine.pending_changes(m.tenant_id) for m in moved}
+    changed = {stack: ops for stack, ops in pending.items() if any(ops.values())}
+    for stack, ops in pending.items():
+        print(f"preview {stack}: {ops or 'no changes'}", file=out)
+    return EXIT_FAILED if changed else EXIT_OK
+
+
 def run(args: argparse.Namespace, engine_factory: EngineFactory, out: TextIO, stdin: TextIO) -> int:
     database, _ = state_paths(args)
     store = Store.sqlite(database)
@@ -149,6 +171,8 @@ def run(args: argparse.Namespace, engine_factory: EngineFactory, out: TextIO, st
     )
     if args.command == "serve":
         return serve(args, service, out)
+    if args.command == "migrate":
+        return _migrate(args, service, out)
     if args.command == "list":
         for tenant in service.tenants():
             print(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,7 @@ class AutomationEngine:
     platform_stack_ref: str
     workspaces: Path
     env: Mapping[str, str]
+    lock_wait_seconds: float = 600.0
 
     def stack_name(self, tenant_id: str) -> str:
         return tenant_stack_name(self.platform_stack, tenant_id)
@@ -127,19 +129,26 @@ class AutomationEngine:
             stack.set_config(f"{TENANT_PROJECT}:apiKey", automation.ConfigValue(value=api_key, secret=True))
 
     def _up(self, stack: automation.Stack, log: Callable[[str], Any]) -> automation.UpResult:
-        for attempt in (1, 2):
+        """`pulumi up`; while another update holds the stack, wait for it (up to `lock_wait_seconds`), and
+        cancel a lock whose pulumi process, on this host, is gone (a worker killed mid-update)."""
+        deadline = time.monotonic() + self.lock_wait_seconds
+        while True:
             try:
                 return stack.up(on_output=log, suppress_outputs=True, **QUIET)
             except automation.ConcurrentUpdateError as error:
                 message = cli_errors(error)
-                if attempt == 1 and dead_local_lock_holder(message):
-                    log(f"{stack.name}: the update lock of a killed pulumi process is left; cancelling it")
+                if dead_local_lock_holder(message):
+                    log(f"{stack.name}: cancelling the update lock a killed pulumi process left")
                     stack.cancel()
-                    continue
-                raise EngineError(f"pulumi up -s {stack.name}: another update holds the stack:\n{message}") from None
+                elif time.monotonic() > deadline:
+                    raise EngineError(
+                        f"pulumi up -s {stack.name}: another update held the stack for {self.lock_wait_seconds}s:\n"
+                        f"{message}"
+                    ) from None
+                else:
+                    time.sleep(2)
             except automation.CommandError as error:
                 raise EngineError(f"pulumi up -s {stack.name} failed:\n{cli_errors(error)}") from None
-        raise AssertionError("unreachable")
 
     def apply(self, tenant: TenantConfig, api_key: str | None, log: Callable[[str], Any]) -> dict[str, Any]:
         stack = self._stack(self.stack_name(tenant.id), create=True)
@@ -147,6 +156,21 @@ class AutomationEngine:
         self._configure(stack, tenant, api_key)
         result = self._up(stack, log)
         return _plain_outputs(result.outputs)
+
+    def create(self, tenant: TenantConfig, api_key: str | None) -> automation.Stack:
+        """The tenant's stack, configured, not deployed (the migration moves state into it instead)."""
+        stack = self._stack(self.stack_name(tenant.id), create=True)
+        assert stack is not None
+        self._configure(stack, tenant, api_key)
+        return stack
+
+    def pending_changes(self, tenant_id: str) -> dict[str, int]:
+        """What `pulumi preview` of the tenant's stack would change, by operation (empty: nothing)."""
+        stack = self._stack(self.stack_name(tenant_id), create=False)
+        if stack is None:
+            raise EngineError(f"no stack {self.stack_name(tenant_id)}")
+        summary = stack.preview(**QUIET).change_summary
+        return {op: count for op, count in summary.items() if op != "same" and count}
 
     def delete_data(self, tenant: TenantConfig, log: Callable[[str], Any]) -> None:
         """Deploy `deleteData: true` (the claim and namespace lose retain-on-delete), then destroy the stack

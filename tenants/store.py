@@ -169,6 +169,15 @@ class Store:
             ids = [row[0] for row in cursor.execute("SELECT id FROM tenants ORDER BY id").fetchall()]
             return [t for t in (self._tenant(cursor, i) for i in ids) if t is not None]
 
+    def register(self, tenant_id: str, settings: dict[str, Any], state: str) -> None:
+        """Record a tenant whose stack was made outside the queue (the migration)."""
+        with self._transaction() as cursor:
+            cursor.execute("DELETE FROM tenants WHERE id = ?", (tenant_id,))
+            cursor.execute(
+                "INSERT INTO tenants (id, settings, state, updated_at) VALUES (?, ?, ?, ?)",
+                (tenant_id, json.dumps(settings), state, time.time()),
+            )
+
     # --- operations --------------------------------------------------------------------------------------------
 
     def submit(

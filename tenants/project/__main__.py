@@ -16,27 +16,22 @@ import pulumi
 
 # Synchronous, as the SDK's own synchronous invokes wait: what the stack deploys depends on these values.
 from pulumi.runtime.sync_await import _sync_await
-from pydantic import ValidationError
 
 from components.fluxion_tenant import FluxionTenant, FluxionTenantArgs
 from components.kubernetes import create_provider
-from platform_config.base import config_error
 from platform_config.fluxion import (
     CLUSTER_OUTPUT,
     SHARED_OUTPUT,
     TENANT_PROJECT,
     TenantShared,
-    TenantStackConfig,
+    load_tenant_stack_config,
 )
 from platform_config.kubernetes import KubernetesTarget
 
 config = pulumi.Config(TENANT_PROJECT)
-try:
-    settings = TenantStackConfig.model_validate(
-        {"platformStack": config.get("platformStack"), "tenant": config.get_object("tenant")}
-    )
-except ValidationError as error:
-    raise config_error("", error) from None
+settings = load_tenant_stack_config(
+    {"platformStack": config.get("platformStack"), "tenant": config.get_object("tenant")}
+)
 tenant = settings.tenant
 
 platform = pulumi.StackReference(settings.platformStack)

@@ -1,0 +1,84 @@
+"""A tenant stack's inputs: what the platform exports for it (one home: the platform's own `fluxion.defaults` and
+`kubernetes` config), its own config model, and which resources the migration moves."""
+
+from __future__ import annotations
+
+import pytest
+
+from platform_config import ConfigError
+from platform_config.fluxion import (
+    FluxionConfig,
+    TenantShared,
+    TenantStackConfig,
+    load_tenant_stack_config,
+    tenant_stack_name,
+)
+from tenants.migrate import tenant_urns
+from tooling.stacks import STACKS, run_stack, stack_config
+
+pytestmark = pytest.mark.unit
+
+REF = "organization/nexus-platform/dev"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_platform_exports_its_own_fluxion_defaults_for_tenant_stacks(stack):
+    shared = TenantShared.model_validate(run_stack(stack).outputs["fluxionTenantDefaults"])
+    assert shared.defaults == FluxionConfig.model_validate(stack_config(stack)["fluxion"]).defaults
+    assert shared.platformStack == stack  # tenant stacks are `<platformStack>-<tenant>`
+    assert shared.environment == stack
+
+
+def test_the_platform_exports_the_cluster_its_provider_uses():
+    cluster = run_stack("dev", {"kubernetes": {"context": "kind-dev"}}).outputs["fluxionTenantCluster"]
+    assert cluster == {"kubeconfig": None, "context": "kind-dev", "renderYamlToDirectory": None}
+
+
+def test_a_tenant_stack_is_named_after_its_platform_stack_and_tenant():
+    assert tenant_stack_name("prod", "acme") == "prod-acme"
+
+
+def test_a_tenant_stack_config_is_the_platforms_tenant_model_plus_the_platform_stack():
+    settings = TenantStackConfig.model_validate({"platformStack": REF, "tenant": {"id": "acme", "ram": "2Gi"}})
+    assert (settings.tenant.name, settings.tenant.effective_storage) == ("fluxiondb-acme", "4Gi")
+
+
+def test_an_api_key_in_the_plain_tenant_config_is_refused():
+    with pytest.raises(ValueError, match="set it as the secret fluxion-tenant:apiKey"):
+        TenantStackConfig.model_validate(
+            {"platformStack": REF, "tenant": {"id": "acme", "ram": "2Gi", "apiKey": "plain"}}
+        )
+
+
+def test_a_platform_stack_that_is_not_fully_qualified_is_refused_naming_the_tenant_projects_key():
+    with pytest.raises(ConfigError, match=r"fluxion-tenant:platformStack = 'dev'"):
+        load_tenant_stack_config({"platformStack": "dev", "tenant": {"id": "acme", "ram": "2Gi"}})
+
+
+def test_an_invalid_tenant_in_a_tenant_stack_is_refused_as_the_platform_would():
+    with pytest.raises(ConfigError, match=r"fluxion-tenant:tenant\.ram = '100Mi': .* below the minimum of 256Mi"):
+        load_tenant_stack_config({"platformStack": REF, "tenant": {"id": "acme", "ram": "100Mi"}})
+
+
+def resource(urn_name: str, type_: str, parent: str | None = None) -> dict:
+    urn = f"urn:pulumi:dev::nexus-platform::{type_}::{urn_name}"
+    return {"urn": urn, "type": type_, **({"parent": parent} if parent else {})}
+
+
+def test_the_migration_moves_a_tenants_component_and_everything_under_it_and_nothing_else():
+    stack = resource("nexus-platform-dev", "pulumi:pulumi:Stack")
+    provider = resource("dev-kubernetes", "pulumi:providers:kubernetes")
+    basic = resource("fluxiondb-example-basic", "nexus:fluxion:FluxionTenant", stack["urn"])
+    namespace = resource("fluxiondb-example-basic-namespace", "kubernetes:core/v1:Namespace", basic["urn"])
+    chart = resource("fluxiondb-example-basic-chart", "kubernetes:helm.sh/v4:Chart", basic["urn"])
+    deployment = resource("fluxiondb-example-basic-chart:deploy", "kubernetes:apps/v1:Deployment", chart["urn"])
+    premium = resource("fluxiondb-example-premium", "nexus:fluxion:FluxionTenant", stack["urn"])
+    other = resource("fluxiondb-example-premium-namespace", "kubernetes:core/v1:Namespace", premium["urn"])
+    resources = [stack, provider, basic, namespace, chart, deployment, premium, other]
+    assert tenant_urns(resources, "fluxiondb-example-basic") == [
+        basic["urn"],
+        namespace["urn"],
+        chart["urn"],
+        deployment["urn"],
+    ]
+    assert tenant_urns(resources, "fluxiondb-nobody") == []
