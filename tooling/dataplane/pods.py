@@ -45,10 +45,14 @@ STANDIN_DIR = Path(__file__).resolve().parent
 
 
 class Secrets:
-    """The Secrets pods read: a generated value per (secret, key), unless a test sets its own."""
+    """The Secrets pods read: a generated value per (secret, key), unless a test sets its own. An optional
+    reference (`optional: true`) resolves only to a value a test set (a key the Secret may lack, such as the
+    previous password before any rotation); otherwise the variable is unset, as the kubelet leaves it. A Secret
+    named in `absent` does not exist at all: a required reference to it is an error."""
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, str], str] = {}
+        self.absent: set[str] = set()
 
     def get(self, name: str, key: str) -> str:
         if (name, key) not in self._values:
@@ -58,6 +62,9 @@ class Secrets:
 
     def set(self, name: str, key: str, value: str) -> None:
         self._values[(name, key)] = value
+
+    def has(self, name: str, key: str) -> bool:
+        return (name, key) in self._values and name not in self.absent
 
     def values(self) -> list[str]:
         return list(self._values.values())
@@ -342,6 +349,10 @@ class Container:
                 env[entry["name"]] = self._literal(expand_var_refs(str(entry["value"]), env))
             elif "secretKeyRef" in entry.get("valueFrom", {}):
                 ref = entry["valueFrom"]["secretKeyRef"]
+                if ref.get("optional") and not cluster.secrets.has(ref["name"], ref["key"]):
+                    continue
+                if ref["name"] in cluster.secrets.absent:
+                    raise LookupError(f"{entry['name']} needs Secret {ref['name']}, which does not exist")
                 env[entry["name"]] = cluster.secrets.get(ref["name"], ref["key"])
             elif "fieldRef" in entry.get("valueFrom", {}):
                 env[entry["name"]] = fields[entry["valueFrom"]["fieldRef"]["fieldPath"]]
