@@ -27,7 +27,7 @@ import pulumi_kubernetes as k8s
 
 from platform_config.base import Environment, Resources, quantity_to_number
 from platform_config.data_tier import MONGODB_DATABASES, POSTGRES_DATABASES, DataTierConfig, Image, ResolvedDatabase
-from platform_config.rotation import REDIS_PASSWORD, data_tier_mongodb, data_tier_postgres
+from platform_config.rotation import KAFKA_SASL, REDIS_PASSWORD, data_tier_mongodb, data_tier_postgres
 
 from .backups import bucket_credentials, destination_values
 from .endpoints import DatabaseEndpoint, KafkaEndpoint
@@ -36,6 +36,7 @@ from .kubernetes import CLUSTER_DOMAIN, create_namespace, service_host, standard
 from .outputs import Exported, Exporting
 from .rotation import (
     PREVIOUS_PASSWORD_KEY,
+    PREVIOUS_USERNAME_KEY,
     Login,
     RotationJobs,
     RotationProgram,
@@ -360,7 +361,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         mongodb = self._database_credentials(MONGODB, config.mongodb.resolved(), child_opts)
         postgres = self._database_credentials(POSTGRES, config.postgres.resolved(), child_opts)
         redis_password = self._redis_credentials(config, child_opts)
-        kafka_password = self._kafka_credentials(config, child_opts)
+        kafka_login = self._kafka_credentials(config, child_opts)
         bucket_secrets, bucket_checksums = bucket_credentials(
             name,
             config.backup,
@@ -403,7 +404,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         self.redis = (
             self._redis_endpoint(self._once_taught("redis", redis_password)) if redis_password is not None else None
         )
-        self.kafka = self._kafka_endpoint(config, kafka_password) if config.kafka.enabled else None
+        self.kafka = self._kafka_endpoint(config, kafka_login) if config.kafka.enabled else None
         self.kafka_bootstrap_servers = self.kafka.url if self.kafka else pulumi.Output.from_input("")
         self.register_outputs(self.outputs())
 
@@ -554,12 +555,19 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         self._secret("redis", data, opts, job)
         return slots.active
 
-    def _kafka_credentials(self, config: DataTierConfig, opts: pulumi.ResourceOptions) -> pulumi.Output | None:
+    def _kafka_credentials(self, config: DataTierConfig, opts: pulumi.ResourceOptions) -> Login | None:
+        """Kafka's SASL/PLAIN login, alternating (components/rotation.py). Brokers learn logins only when they
+        start (their JAAS, from the Secret: the active login and the one it replaced), so there is no Job: the
+        chart rolls the brokers, and consumers get the new login only after that (`_once_taught`)."""
         if not (config.kafka.enabled and config.kafka.sasl):
             return None
-        password = generated_password(f"{self._name}-kafka-password", opts)
-        self._secret("kafka", {USERNAME_KEY: KAFKA_SASL_USER, PASSWORD_KEY: password}, opts)
-        return password
+        generation = self._rotation.get(KAFKA_SASL, 0)
+        login, previous = alternating_logins(KAFKA_SASL_USER, f"{self._name}-kafka-password", opts, generation)
+        data = {USERNAME_KEY: login.username, PASSWORD_KEY: login.password}
+        if previous is not None:
+            data |= {PREVIOUS_USERNAME_KEY: previous.username, PREVIOUS_PASSWORD_KEY: previous.password}
+        self._secret("kafka", data, opts)
+        return login
 
     def _backup_volumes(
         self, config: DataTierConfig, delete_data_on_destroy: bool, opts: pulumi.ResourceOptions
@@ -646,7 +654,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             url=connection_url("redis", None, password, host, REDIS_PORT),
         )
 
-    def _kafka_endpoint(self, config: DataTierConfig, password: pulumi.Output[str] | None) -> KafkaEndpoint:
+    def _kafka_endpoint(self, config: DataTierConfig, login: Login | None) -> KafkaEndpoint:
         """Kafka clients take a bootstrap list, not a URL: `url` (and `bootstrap_servers`) is
         `kafka-service...:9092`, never secret (SASL credentials travel separately, in `kafka-secret`)."""
         host = self._host("kafka-service")
@@ -655,9 +663,10 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             host=host,
             port=KAFKA_PORT,
             database="",
-            username=KAFKA_SASL_USER if config.kafka.sasl else "",
-            secret=secret_name("kafka") if config.kafka.sasl else "",
-            password=password if password is not None else pulumi.Output.secret(""),
+            username=login.username if login else "",
+            secret=secret_name("kafka") if login else "",
+            # After the chart: the brokers have rolled and know the login (see `_kafka_credentials`).
+            password=once_in(self.chart, login.password) if login else pulumi.Output.secret(""),
             url=brokers,
         )
         return KafkaEndpoint(**vars(endpoint), bootstrap_servers=brokers)

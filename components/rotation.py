@@ -46,6 +46,8 @@ PROGRAMS = Path(__file__).resolve().parent / "rotation_programs"
 ALTERNATE_SUFFIX = "_alt"
 # Key of the password the last rotation retired from clients but the server still takes (Redis).
 PREVIOUS_PASSWORD_KEY = "previous-password"
+# ...and of its login, where the logins alternate (Kafka's brokers accept both).
+PREVIOUS_USERNAME_KEY = "previous-username"
 # The pods of a rotation Job carry this label (the data tier's strict network policy admits them).
 ROTATION_OF_LABEL = "nexus.io/rotation-of"
 COMPONENT = "credential-rotation"

@@ -27,6 +27,7 @@ import pytest
 
 from components.rotation import ALTERNATE_SUFFIX, next_secret_name
 from tests.dataplane.conftest import chart_namespace, rendered
+from tooling.dataplane import kafka as kafka_harness
 from tooling.dataplane import redis
 from tooling.dataplane.paths import PG_BIN, REDIS_CLI
 from tooling.dataplane.postgres import official_entrypoint, psql
@@ -313,3 +314,59 @@ def test_the_redis_password_a_rotation_replaced_stops_working_at_the_next_rotati
     login = _redis_login(pods[0].pod.address)
     assert login("", passwords[2]) and login("", passwords[1])
     assert not login("", passwords[0])
+
+
+# --- Kafka ----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rotated_broker(make_cluster):
+    """A broker started from a rotated Secret (no committed stack enables SASL: the dev stack's values with it on,
+    as test_kafka.py runs them): the active login is the alternate, the previous one the original."""
+    cluster = make_cluster(
+        rendered("dev", CHART, {"kafka": {"sasl": {"enabled": True}}}), chart_namespace("dev", CHART)
+    )
+    logins = {"kafka" + ALTERNATE_SUFFIX: "kafka-gen1 pass", "kafka": "kafka-gen0 pass"}
+    cluster.secrets.set("kafka-secret", "username", "kafka" + ALTERNATE_SUFFIX)
+    cluster.secrets.set("kafka-secret", "password", logins["kafka" + ALTERNATE_SUFFIX])
+    cluster.secrets.set("kafka-secret", "previous-username", "kafka")
+    cluster.secrets.set("kafka-secret", "previous-password", logins["kafka"])
+    zookeeper = cluster.pod("StatefulSet", "zookeeper", 0).container("zookeeper")
+    kafka_harness.start(zookeeper, kafka_harness.ZOOKEEPER_PORT)
+    broker = cluster.pod("StatefulSet", "kafka", 0).container("kafka")
+    kafka_harness.start(broker, kafka_harness.KAFKA_PORT)
+    return cluster, broker, logins
+
+
+def _produce(cluster, broker, username: str, password: str) -> bool:
+    import kafka as client  # kafka-python, as in test_kafka.py
+    import kafka.errors
+
+    config = {
+        "bootstrap_servers": f"{broker.pod.address}:{kafka_harness.KAFKA_PORT}",
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "PLAIN",
+        "sasl_plain_username": username,
+        "sasl_plain_password": password,
+        "request_timeout_ms": 5000,
+    }
+    with kafka_harness.cluster_dns(cluster.network):
+        try:
+            producer = client.KafkaProducer(**config, acks="all", max_block_ms=10000)
+        except kafka.errors.KafkaError:
+            return False
+        try:
+            producer.send("rotation", username.encode()).get(timeout=30)
+            return True
+        except kafka.errors.KafkaError:
+            return False
+        finally:
+            producer.close(timeout=2)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_broker_started_after_a_rotation_takes_the_new_login_and_the_one_it_replaced(rotated_broker):
+    cluster, broker, logins = rotated_broker
+    for username, password in logins.items():
+        assert _produce(cluster, broker, username, password), f"{username} refused"
+    assert not _produce(cluster, broker, "kafka", "not the password")
