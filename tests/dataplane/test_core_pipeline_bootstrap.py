@@ -16,7 +16,7 @@ import pytest
 
 from tests.dataplane.conftest import committed_stack
 from tooling.dataplane import postgres
-from tooling.stacks import stack_config
+from tooling.stacks import run_stack, stack_config
 
 STACK = "prod"
 # Every character a shell, psql or SQL could take for syntax: quotes, $(), backslashes, psql's :var forms.
@@ -120,3 +120,38 @@ def test_bootstrap_job_never_puts_a_password_on_its_command_line(bootstrap):
     cluster, container, _, _ = bootstrap
     argv = " ".join(container.argv)
     assert all(value not in argv for value in cluster.secrets.values())
+
+
+def test_a_rotated_bootstrap_adds_the_alternate_login_and_leaves_the_one_the_pods_hold(bootstrap, make_cluster):
+    """corePipeline.database at generation 1 (platform_config.rotation): the Job sets the alternate login's
+    password only, so the pods that have not rolled keep logging in as the role itself."""
+    cluster, container, server, secret_ref = bootstrap
+    assert container.run(timeout=60).returncode == 0  # generation 0: the role with its first password
+    user, database = container.argv[2].split("=", 1)[1], container.argv[4].split("=", 1)[1]
+
+    rotated = [
+        {"kind": r.type.rsplit(":", 1)[-1], **r.inputs}
+        for r in run_stack(STACK, {"credentialRotation": {"corePipeline.database": 1}}).resources
+        if r.type in {"kubernetes:batch/v1:Job", "kubernetes:core/v1:ConfigMap"}
+        and r.name.startswith("core-pipeline-db-bootstrap")
+    ]
+    job = next(o for o in rotated if o["kind"] == "Job")
+    again = make_cluster(rotated, job["metadata"]["namespace"])
+    rotated_container = again.pod("Job", job["metadata"]["name"]).container("psql")
+    host = next(e["value"] for e in rotated_container.spec["env"] if e["name"] == "PGHOST")
+    again.network.register(host, server.address)
+    again.secrets.set(*secret_ref("PGPASSWORD"), cluster.secrets.get(*secret_ref("PGPASSWORD")))
+    again.secrets.set(*secret_ref("APP_PASSWORD"), "generation 1 " + NASTY)
+    result = rotated_container.run(timeout=60)
+    assert result.returncode == 0, result.stderr
+
+    alternate = rotated_container.argv[6].split("=", 1)[1]
+    assert alternate == f"{user}_alt"
+    assert _login(container, server, alternate, database, "generation 1 " + NASTY).returncode == 0
+    assert _login(container, server, user, database, NASTY).returncode == 0, "the pods' login outlived the rotation"
+    env = {"PGPASSWORD": "generation 1 " + NASTY, "PGHOST": server.address, "PGPORT": "5432"}
+    created = container.run(
+        ["psql", "-X", "-At", "-U", alternate, "-d", database, "-c", "CREATE TABLE t (id int); SELECT current_user"],
+        env=env,
+    )
+    assert created.stdout.strip().splitlines()[-1] == user, "the alternate login acts as the service role"

@@ -16,6 +16,7 @@ Redis ACL SETUSER with several passwords and `!<sha256>`, CONFIG SET masterauth,
 from __future__ import annotations
 
 import functools
+import json
 import signal
 import subprocess
 import threading
@@ -26,9 +27,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from components.rotation import ALTERNATE_SUFFIX, next_secret_name
-from tests.dataplane.conftest import chart_namespace, rendered
+from tests.dataplane.conftest import HERE, chart_namespace, rendered
 from tooling.dataplane import kafka as kafka_harness
-from tooling.dataplane import redis
+from tooling.dataplane import postgres, redis
 from tooling.dataplane.paths import PG_BIN, REDIS_CLI
 from tooling.dataplane.postgres import official_entrypoint, psql
 from tooling.stacks import StackRun, run_stack
@@ -44,8 +45,9 @@ DATABASE = "productdb"
 @functools.cache
 def _rotated_stack(generation: int) -> StackRun:
     ids = ("dataTier.product-postgres.user", "dataTier.product-postgres.admin", "dataTier.product-postgres.replication")
-    rotation = {credential: generation for credential in ids} | {"dataTier.redis.password": generation}
-    return run_stack(STACK, {"credentialRotation": rotation})
+    ids += ("dataTier.redis.password", "postgresClusters.orders.user", "postgresClusters.orders.admin")
+    ids += ("postgresClusters.orders.replication", "dataTier.cart-mongodb.user", "dataTier.cart-mongodb.root")
+    return run_stack(STACK, {"credentialRotation": {credential: generation for credential in ids}})
 
 
 def _rotation_objects(generation: int, target: str) -> list[dict]:
@@ -235,6 +237,136 @@ def test_a_rotation_job_never_puts_a_password_on_its_command_line(postgres_rotat
     _, generations, _, job, _, _ = postgres_rotation
     argv = " ".join(job(1).argv)
     assert all(generations[n][key] not in argv for n in generations for key in ("password", "admin"))
+
+
+# --- a Bitnami cluster ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def orders_cluster(make_cluster):
+    """A primary shaped like the Bitnami chart's (tooling/dataplane/postgres.py) for the orders cluster, and its
+    generation-1 rotation Job as the component creates it."""
+    objects = _rotation_objects(1, "orders-postgresql")
+    job = next(o for o in objects if o["kind"] == "Job" and "-rotate-" in o["metadata"]["name"])
+    cluster = make_cluster(objects, job["metadata"]["namespace"])
+    container = cluster.pod("Job", job["metadata"]["name"]).container("rotate")
+    env = container.spec["env"]
+    settings = {e["name"]: e["value"] for e in env if "value" in e}
+    address = cluster.network.allocate()
+    cluster.network.register(settings["PGHOST"], address)
+    live, nxt = "orders-postgresql-credentials", next_secret_name("orders-postgresql")
+    old = {"admin": "bitnami admin gen0", "user": "orders user gen0"}
+    new = {"admin": "bitnami admin gen1", "user": "orders alt gen1", "replication": "repl gen1"}
+    cluster.secrets.set(live, "postgres-password", old["admin"])
+    cluster.secrets.set(nxt, "next-admin-password", new["admin"])
+    cluster.secrets.set(nxt, "next-app-password", new["user"])
+    cluster.secrets.set(nxt, "next-replication-password", new["replication"])
+    server = postgres.bitnami_shaped_primary(
+        cluster.supervisor,
+        cluster.mkdir(cluster.root / "bitnami-primary"),
+        address,
+        admin_password=old["admin"],
+        username=settings["APP_BASE_USER"],
+        password=old["user"],
+        database=settings["PGDATABASE"],
+        mkdir=cluster.mkdir,
+    )
+    # What chart 16.7.26's initialisation adds in replication architecture: its replication role.
+    psql_as_admin = _pg_login(address, "postgres")
+    assert psql_as_admin("postgres", old["admin"])
+    subprocess.run(
+        [str(PG_BIN / "psql"), "-X", "-h", address, "-U", "postgres", "-c", "CREATE ROLE repl_user REPLICATION LOGIN"],
+        env={"PGPASSWORD": old["admin"]},
+        check=True,
+        capture_output=True,
+    )
+    return container, settings, server, old, new
+
+
+def test_a_bitnami_cluster_rotation_adds_the_alternate_login_and_keeps_the_one_clients_hold(orders_cluster):
+    container, settings, server, old, new = orders_cluster
+    login = _pg_login(server.address, settings["PGDATABASE"])
+    result = container.run(timeout=120)
+    assert result.returncode == 0, f"rotation Job failed:\n{result.stdout}\n{result.stderr}"
+
+    assert settings["APP_USER"] == settings["APP_BASE_USER"] + ALTERNATE_SUFFIX
+    assert login(settings["APP_USER"], new["user"]), "the alternate login with the next password"
+    assert login(settings["APP_BASE_USER"], old["user"]), "the login clients hold until they roll"
+    assert _pg_login(server.address, "postgres")("postgres", new["admin"])
+    assert not _pg_login(server.address, "postgres")("postgres", old["admin"])
+    conninfo = f"host={server.address} dbname=replication replication=true user=repl_user"
+    replication = subprocess.run(
+        [str(PG_BIN / "psql"), "-X", conninfo, "-c", "IDENTIFY_SYSTEM"],
+        env={"PGPASSWORD": new["replication"]},
+        capture_output=True,
+        text=True,
+    )
+    assert replication.returncode == 0, replication.stderr
+
+
+# --- MongoDB (no server installs here: the program runs unchanged on a stand-in, see stubs/mongosh-users.js) ----
+
+
+@pytest.fixture
+def mongodb_rotation(make_cluster, tmp_path):
+    objects = _rotation_objects(1, "cart-mongodb")
+    cluster = make_cluster(objects, chart_namespace(STACK, CHART))
+    container = _job_container(cluster, objects)
+    settings = {e["name"]: e["value"] for e in container.spec["env"] if "value" in e}
+    old = {"root": "mongo root gen0", "user": "cart user gen0"}
+    new = {"root": "mongo root gen1", "user": "cart alt gen1"}
+    cluster.secrets.set("cart-mongodb-secret", "root-password", old["root"])
+    cluster.secrets.set(next_secret_name("cart-mongodb"), "next-root-password", new["root"])
+    cluster.secrets.set(next_secret_name("cart-mongodb"), "next-app-password", new["user"])
+    state = tmp_path / "mongodb.json"
+    users = {
+        "admin": {"root": {"pwd": old["root"], "roles": ["root"]}},
+        settings["APP_DATABASE"]: {
+            settings["APP_BASE_USER"]: {"pwd": old["user"], "roles": [{"role": "readWrite", "db": "cartdb"}]}
+        },
+    }
+    state.write_text(json.dumps({"users": users}))
+
+    def run(**state_changes):
+        current = json.loads(state.read_text()) | state_changes
+        state.write_text(json.dumps(current))
+        program = container.path(f"/rotation/{container.spec['command'][-1].rsplit('/', 1)[-1]}")
+        stub = HERE / "stubs" / "mongosh-users.js"
+        result = subprocess.run(
+            ["node", str(stub), str(program), str(state)], env=container.env, capture_output=True, text=True
+        )
+        return result, json.loads(state.read_text())["users"]
+
+    return container, settings, old, new, run
+
+
+def test_a_mongodb_rotation_adds_the_alternate_login_and_changes_root_last(mongodb_rotation):
+    container, settings, old, new, run = mongodb_rotation
+    assert container.spec["command"][:3] == ["mongosh", "--nodb", "--quiet"]
+    result, users = run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    app = users[settings["APP_DATABASE"]]
+    assert app[settings["APP_USER"]]["pwd"] == new["user"]
+    assert app[settings["APP_USER"]]["roles"] == app[settings["APP_BASE_USER"]]["roles"]
+    assert app[settings["APP_BASE_USER"]]["pwd"] == old["user"], "the login clients hold until they roll"
+    assert users["admin"]["root"]["pwd"] == new["root"]
+
+
+def test_a_mongodb_rotation_run_again_after_root_changed_logs_in_with_the_next_root_password(mongodb_rotation):
+    _, settings, _, new, run = mongodb_rotation
+    assert run()[0].returncode == 0
+    again, users = run()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert users[settings["APP_DATABASE"]][settings["APP_USER"]]["pwd"] == new["user"]
+
+
+def test_a_mongodb_rotation_that_cannot_log_in_changes_nothing_and_fails(mongodb_rotation):
+    _, settings, old, _, run = mongodb_rotation
+    result, users = run(unreachable=True)
+    assert result.returncode != 0
+    assert "refusing to change anything" in result.stdout
+    assert users["admin"]["root"]["pwd"] == old["root"]
+    assert settings["APP_USER"] not in users[settings["APP_DATABASE"]]
 
 
 # --- Redis ----------------------------------------------------------------------------------------------------
