@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from components.nexus_database import chart_values
+from platform_config.backups import BUCKET_SECRET, OFFSITE_SECRET
 from platform_config.base import Environment
 from platform_config.data_tier import DataTierConfig
 from tooling.helm import CHARTS_DIR, HelmError, containers, find, lint, one, render
@@ -215,7 +216,10 @@ def test_backup_schedules_come_from_config():
 
 
 def test_each_backup_uses_its_databases_dump_tool():
-    jobs = {job["metadata"]["name"]: pod_spec(job)["containers"][0] for job in find(rendered("prod"), "CronJob")}
+    jobs = {
+        job["metadata"]["name"]: next(c for c in containers(job) if c["name"] == "backup")
+        for job in find(rendered("prod"), "CronJob")
+    }
     assert jobs["cart-mongodb-backup"]["command"] == ["bash", "/scripts/backup-mongodb.sh"]
     assert jobs["product-postgres-backup"]["command"] == ["bash", "/scripts/backup-postgres.sh"]
     assert jobs["redis-backup"]["command"] == ["bash", "/scripts/backup-redis.sh"]
@@ -359,7 +363,9 @@ def test_every_password_is_read_from_the_secret_the_specification_names():
             for value in env_of(container).values():
                 if isinstance(value, dict) and "secretKeyRef" in value:
                     referenced.add(value["secretKeyRef"]["name"])
-    assert referenced == {f"{name}-secret" for name in (*MONGODB, *POSTGRES, "redis")}
+    # ...and the backup buckets' keys from the Secrets of their own (platform_config/backups.py).
+    buckets = {BUCKET_SECRET, OFFSITE_SECRET}
+    assert referenced == {f"{name}-secret" for name in (*MONGODB, *POSTGRES, "redis")} | buckets
 
 
 def test_no_configmap_key_that_looks_like_a_credential_holds_a_value():

@@ -4,5 +4,5 @@
 source /scripts/backup-common.sh
 export REDISCLI_AUTH="$REDIS_PASSWORD"
 redis-cli -h "$HOST" -p 6379 --rdb "${BACKUP_DIR}/.${STAMP}.partial"
-mv "${BACKUP_DIR}/.${STAMP}.partial" "${BACKUP_DIR}/${STAMP}.rdb"
+complete rdb
 prune
