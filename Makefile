@@ -9,7 +9,7 @@ STACK ?= dev
 # Every target that runs pulumi or helm sources this: pinned tools first on PATH, local backend default.
 PULUMI_ENV := source scripts/pulumi-env.sh
 
-.PHONY: help venv toolchain lint test test-unit test-render test-engine test-cluster test-dataplane dataplane-servers chart-docs up down cluster-up cluster-down bench clean drift
+.PHONY: help venv toolchain lint test test-unit test-render test-engine test-cluster test-dataplane dataplane-servers chart-docs up down cluster-up cluster-down bench clean drift rotate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ up: venv toolchain ## Deploy STACK (default dev); starts the local control plane
 
 down: venv toolchain ## Destroy STACK and stop the local control plane
 	@$(PULUMI_ENV) && bash scripts/down.sh $(STACK)
+
+rotate: venv ## Rotate CREDENTIALS (credential ids, or all) of STACK: one generation up in Pulumi.<STACK>.yaml; `make up` applies it
+	@$(PYTHON) -m platform_config rotate $(STACK) $(or $(CREDENTIALS),$(error set CREDENTIALS: ids from `python -m platform_config credentials $(STACK)`, or all)) --write
 
 drift: venv toolchain ## Compare STACK's cluster with its state (pulumi refresh --preview-only), report what drifted; exit 1 on drift
 	@$(PULUMI_ENV) && $(PYTHON) -m tooling.drift $(STACK) $(DRIFT_ARGS)

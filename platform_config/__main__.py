@@ -49,6 +49,34 @@ def rotate_commands(platform: PlatformConfig, wanted: list[str]) -> list[str]:
     ]
 
 
+def write_generations(stack: str, generations: dict[str, int]) -> None:
+    """Rewrite the stack file's `nexus-platform:credentialRotation` block (added at the end of `config:` when
+    missing), leaving every other line as it is; the result is read back and checked."""
+    path = stack_file(stack)
+    lines = path.read_text().splitlines(keepends=True)
+    key = "  nexus-platform:credentialRotation:"
+    block = [key + "\n"] + [
+        f"    {credential}: {generation}\n" for credential, generation in sorted(generations.items())
+    ]
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == key or line.startswith(key + " ")), None)
+    if start is None:
+        config = next(i for i, line in enumerate(lines) if line.rstrip() == "config:")
+        start = end = config + 1
+        while end < len(lines) and (lines[end].startswith(" ") or not lines[end].strip()):
+            end += 1
+        start = end
+    else:
+        end = start + 1
+        while end < len(lines) and (lines[end].startswith("    ") or not lines[end].strip()):
+            end += 1
+    if start > 0 and not lines[start - 1].endswith("\n"):
+        lines[start - 1] += "\n"
+    path.write_text("".join(lines[:start] + block + lines[end:]))
+    written = stack_config(stack).get("credentialRotation")
+    if written != generations:
+        raise SystemExit(f"{path.name}: credentialRotation reads back as {written}, not {generations}")
+
+
 def main(argv: list[str]) -> int:
     if argv == ["operator-secrets"]:
         print("\n".join(OPERATOR_SECRET_KEYS))
@@ -56,6 +84,13 @@ def main(argv: list[str]) -> int:
         platform = _stack(argv[1])
         for credential in credential_ids(platform):
             print(f"{credential}\t{platform.generation(credential)}")
+    elif len(argv) >= 3 and argv[0] == "rotate" and argv[-1] == "--write":
+        platform = _stack(argv[1])
+        rotate_commands(platform, argv[2:-1])  # validates the ids
+        chosen = credential_ids(platform) if argv[2:-1] == ["all"] else argv[2:-1]
+        generations = dict(platform.credentialRotation) | {c: platform.generation(c) + 1 for c in chosen}
+        write_generations(argv[1], generations)
+        print(f"{stack_file(argv[1]).name}: rotated {', '.join(chosen)}")
     elif len(argv) >= 3 and argv[0] == "rotate":
         print("\n".join(rotate_commands(_stack(argv[1]), argv[2:])))
     else:

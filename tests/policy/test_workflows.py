@@ -220,3 +220,22 @@ def test_backend_and_passphrase_come_from_repository_secrets(name):
 @pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yml")), ids=lambda path: path.name)
 def test_no_workflow_hard_codes_a_backend_url(path: Path):
     assert not re.search(r"(s3|gs|azblob|file)://", _code(path))
+
+
+def test_credentials_rotate_on_a_schedule_through_a_pull_request_for_staging_and_prod():
+    rotation = workflow("rotate-credentials.yml")
+    assert {entry["cron"] for entry in rotation["on"]["schedule"]} == {"0 6 * * 1", "0 6 1 * *"}
+    assert rotation["on"]["workflow_dispatch"]["inputs"]["stack"]["options"] == ["staging", "prod"]
+    (job,) = rotation["jobs"].values()
+    assert run_step(job, ".venv/bin/python -m platform_config rotate")["run"].count('rotate "$STACK" all --write') == 1
+    script = run_step(job, "git switch -c")["run"]
+    assert 'branch="rotate/${STACK}-' in script and "gh pr create --base main" in script
+
+
+def test_a_scheduled_rotation_is_deployed_like_any_change_behind_the_same_gates():
+    code = _code(WORKFLOWS / "rotate-credentials.yml")
+    # It never deploys itself: the pull request is previewed (preview.yml) and, merged, deployed by deploy.yml.
+    assert "pulumi up" not in code and "pulumi-up.yml" not in code
+    # Only staging's pull request merges itself; prod's waits for a reviewer.
+    merge = [line.strip() for line in code.splitlines() if "gh pr merge" in line or "if [" in line]
+    assert merge == ['if [ "$STACK" = staging ]; then', 'gh pr merge "$branch" --auto --squash']

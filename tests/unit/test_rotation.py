@@ -10,9 +10,11 @@ import json
 import pytest
 
 from components.rotation import ALTERNATE_SUFFIX, ROTATION_OF_LABEL, slot_generations
+from platform_config.__main__ import main as platform_config_main
 from platform_config.base import ConfigError
 from platform_config.rotation import credential_ids
 from platform_config.stack import load_platform_config
+from tooling.stackfiles import stack_file
 from tooling.stacks import StackRun, run_stack, stack_config
 
 pytestmark = pytest.mark.unit
@@ -186,3 +188,40 @@ def test_a_negative_generation_is_an_error_naming_the_key():
     config = {**stack_config(STACK), "credentialRotation": {"dataTier.redis.password": -1}}
     with pytest.raises(ConfigError, match=r"credentialRotation\.dataTier\.redis\.password = -1"):
         load_platform_config(config)
+
+
+@pytest.fixture
+def scratch_stack():
+    """A git-ignored copy of the staging stack file, comments and all (tests never edit the committed ones)."""
+    path = stack_file("scratch-rotation-cli")
+    path.write_text(stack_file("staging").read_text())
+    yield "scratch-rotation-cli"
+    path.unlink()
+
+
+def test_the_rotate_command_prints_one_config_set_per_credential(capsys):
+    assert platform_config_main(["rotate", "dev", "dataTier.redis.password"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "pulumi config set --path 'credentialRotation[\"dataTier.redis.password\"]' 1"
+    )
+
+
+def test_the_rotate_command_writes_the_next_generations_into_the_stack_file_and_nothing_else(scratch_stack):
+    before = stack_file(scratch_stack).read_text()
+    assert platform_config_main(["rotate", scratch_stack, "dataTier.redis.password", "--write"]) == 0
+    assert platform_config_main(["rotate", scratch_stack, "all", "--write"]) == 0
+    after = stack_file(scratch_stack).read_text()
+
+    rotation = stack_config(scratch_stack)["credentialRotation"]
+    assert rotation["dataTier.redis.password"] == 2
+    assert set(rotation) == set(credential_ids(load_platform_config(stack_config("staging"))))
+    assert {credential: n for credential, n in rotation.items() if n != 1} == {"dataTier.redis.password": 2}
+    assert "# staging:" in after
+    # Every line that was there is still there, in order; only the rotation block was added.
+    kept = [line for line in after.splitlines() if not line.startswith(("  nexus-platform:credentialRotation", "    "))]
+    assert kept == [line for line in before.splitlines() if not line.startswith("    ")]
+
+
+def test_the_rotate_command_refuses_an_unknown_credential():
+    with pytest.raises(SystemExit, match=r"not a credential of this stack: dataTier\.nothing"):
+        platform_config_main(["rotate", "dev", "dataTier.nothing"])
