@@ -416,9 +416,15 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         data: dict[str, pulumi.Input[str]],
         opts: pulumi.ResourceOptions,
         rotation: RotationJobs | None = None,
+        read_only_at_init: tuple[str, ...] = (),
     ) -> k8s.core.v1.Secret:
-        """The live Secret of one server, changed only after its rotation Job (if any) has taught the server."""
-        self._secret_checksums[secret_name(component)] = secret_checksum(data)
+        """The live Secret of one server, changed only after its rotation Job (if any) has taught the server.
+
+        Its pods roll when a credential they hold changes; `read_only_at_init` are keys no process of the chart's
+        keeps (the service login, read by the init script of an empty volume only), so rotating them restarts no
+        database: the rotation Job taught the running server, and the app pods that hold them roll instead."""
+        held = {key: value for key, value in data.items() if key not in read_only_at_init}
+        self._secret_checksums[secret_name(component)] = secret_checksum(held)
         after = pulumi.ResourceOptions(depends_on=[rotation.rotate]) if rotation else None
         if rotation:
             self._rotations[component] = rotation
@@ -470,7 +476,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             }
             job = self._database_rotation(kind, db, login, others, generations, opts)
             data = {USERNAME_KEY: login.username, PASSWORD_KEY: login.password, **others}
-            self._secret(component, data, opts, job)
+            self._secret(component, data, opts, job, read_only_at_init=(USERNAME_KEY, PASSWORD_KEY))
             logins[db] = login
         return logins
 

@@ -225,3 +225,20 @@ def test_the_rotate_command_writes_the_next_generations_into_the_stack_file_and_
 def test_the_rotate_command_refuses_an_unknown_credential():
     with pytest.raises(SystemExit, match=r"not a credential of this stack: dataTier\.nothing"):
         platform_config_main(["rotate", "dev", "dataTier.nothing"])
+
+
+def _data_tier_checksums(stack: StackRun) -> dict[str, str]:
+    chart = next(r for r in of_type(stack, "kubernetes:helm.sh/v4:Chart") if r.name == "data-tier-chart")
+    return chart.inputs["values"]["secretChecksums"]
+
+
+def test_rotating_a_service_login_restarts_no_database_only_its_clients():
+    before = _data_tier_checksums(_run())
+    after = _data_tier_checksums(rotate("dataTier.product-postgres.user", 1))
+    assert after == before
+
+
+def test_rotating_an_admin_password_rolls_the_database_pods_that_hold_it():
+    before = _data_tier_checksums(_run())
+    after = _data_tier_checksums(rotate("dataTier.product-postgres.admin", 1))
+    assert {name for name in after if after[name] != before[name]} == {"product-postgres-secret"}
