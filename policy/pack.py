@@ -154,6 +154,12 @@ def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
             {"ConfigMap"},
         ),
         resource_policy(
+            "env-no-literal-credentials",
+            "No container sets a credential-like variable to a literal value (credentials come from Secrets).",
+            rules.env_credentials,
+            workloads,
+        ),
+        resource_policy(
             "service-load-balancer-allowed",
             "A Service of type LoadBalancer exists only where the stack config allows it.",
             rules.load_balancer_allowed,

@@ -462,6 +462,19 @@ def configmap_credentials(obj: Manifest) -> list[str]:
     return problems
 
 
+def env_credentials(obj: Manifest) -> list[str]:
+    """No container of a workload sets a variable that looks like a credential to a literal value: credentials
+    reach pods only by `secretKeyRef`, so they stay out of the object (and the state) and a rotation reaches
+    them through the Secret (components/rotation.py)."""
+    problems = [
+        f"{describe(obj)}: {label} sets {entry['name']!r} to a literal value; read it from a Secret (secretKeyRef)"
+        for label, container, _ in _each_container(obj)
+        for entry in container.get("env") or []
+        if "value" in entry and credential_like_key(str(entry.get("name", ""))) and _holds_value(str(entry["value"]))
+    ]
+    return problems
+
+
 def load_balancer_allowed(obj: Manifest) -> list[str]:
     """A Service of type LoadBalancer exists only where the stack config allows exposure, which the
     owning component records with the `nexus-platform/load-balancer-allowed: "true"` annotation."""

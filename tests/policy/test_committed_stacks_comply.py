@@ -23,6 +23,7 @@ RESOURCE_RULES = {
     "images-pinned": rules.images_pinned,
     "ingress-tls": rules.ingress_tls,
     "configmap-no-credentials": rules.configmap_credentials,
+    "env-no-literal-credentials": rules.env_credentials,
     "service-load-balancer-allowed": rules.load_balancer_allowed,
 }
 STACK_RULES = {

@@ -79,3 +79,22 @@ def test_a_load_balancer_service_carrying_the_allowance_passes():
 def test_an_allowance_annotation_set_to_anything_but_true_does_not_allow():
     refused = service("LoadBalancer", {"nexus-platform/load-balancer-allowed": "false"})
     assert len(rules.load_balancer_allowed(refused)) == 1
+
+
+def _job_with_env(*env: dict) -> dict:
+    container = {"name": "rotate", "image": "postgres:17.6", "env": list(env)}
+    return {
+        "kind": "Job",
+        "metadata": {"name": "rotate", "namespace": "data"},
+        "spec": {"template": {"spec": {"containers": [container]}}},
+    }
+
+
+def test_a_container_with_a_literal_password_in_its_env_is_refused():
+    problems = rules.env_credentials(_job_with_env({"name": "NEXT_ADMIN_PASSWORD", "value": "hunter2hunter2"}))
+    assert problems and "'NEXT_ADMIN_PASSWORD' to a literal value" in problems[0]
+
+
+def test_credentials_read_from_secrets_and_non_credential_literals_pass():
+    from_secret = {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "s", "key": "password"}}}
+    assert rules.env_credentials(_job_with_env(from_secret, {"name": "PGHOST", "value": "db"})) == []
