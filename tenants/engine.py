@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import yaml
 from pulumi import automation
 
 from platform_config.fluxion import TENANT_PROJECT, TenantConfig, tenant_stack_name
@@ -117,14 +118,16 @@ class AutomationEngine:
             return automation.Stack.create(stack_name, workspace)
 
     def _configure(self, stack: automation.Stack, tenant: TenantConfig, api_key: str | None) -> None:
-        workspace = stack.workspace
-        settings = workspace.stack_settings(stack.name)
-        config = dict(settings.config or {})
-        plain = tenant.model_dump(mode="json", exclude={"apiKey"}, exclude_defaults=True)
+        """Write the tenant's settings into its stack's settings file (kept: what Pulumi put there, i.e. the
+        encryption salt and the secret `apiKey`), then the API key, if one came, as a secret. The file is
+        edited as YAML rather than through the Automation API's StackSettings, which drops object values."""
+        path = Path(stack.workspace.work_dir) / f"Pulumi.{stack.name}.yaml"
+        document = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+        config = document.setdefault("config", {})
         config[f"{TENANT_PROJECT}:platformStack"] = self.platform_stack_ref
-        config[f"{TENANT_PROJECT}:tenant"] = plain
-        settings.config = config
-        workspace.save_stack_settings(stack.name, settings)
+        config[f"{TENANT_PROJECT}:tenant"] = tenant.model_dump(mode="json", exclude={"apiKey"}, exclude_defaults=True)
+        config[f"{TENANT_PROJECT}:tenant"] |= {"id": tenant.id, "ram": tenant.ram}
+        path.write_text(yaml.safe_dump(document, sort_keys=True))
         if api_key is not None:
             stack.set_config(f"{TENANT_PROJECT}:apiKey", automation.ConfigValue(value=api_key, secret=True))
 
@@ -169,7 +172,7 @@ class AutomationEngine:
         stack = self._stack(self.stack_name(tenant_id), create=False)
         if stack is None:
             raise EngineError(f"no stack {self.stack_name(tenant_id)}")
-        summary = stack.preview(**QUIET).change_summary
+        summary = stack.preview(color="never").change_summary
         return {op: count for op, count in summary.items() if op != "same" and count}
 
     def delete_data(self, tenant: TenantConfig, log: Callable[[str], Any]) -> None:

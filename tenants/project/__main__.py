@@ -6,12 +6,8 @@ Names match what the platform stack gave the same tenant (resource `fluxiondb-<i
 `<platform stack>-kubernetes`), so `pulumi state move` can bring a tenant over without any diff.
 """
 
-import sys
-from pathlib import Path
-
-# The program shares components/ and platform_config/ with the platform (repository root, two levels up).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
+# components/ and platform_config/ are the platform's own, through symlinks in this folder: the program imports
+# them, and so does the process that runs the StorageGuard's dynamic provider (it starts here, not in the repo root).
 import pulumi
 
 # Synchronous, as the SDK's own synchronous invokes wait: what the stack deploys depends on these values.
@@ -48,7 +44,19 @@ def platform_output(name: str) -> dict:
     return value
 
 
-shared = TenantShared.model_validate(platform_output(SHARED_OUTPUT))
+def integral(value: object) -> object:
+    """Stack outputs cross the engine as protobuf Structs, whose numbers are all floats: 15 arrives as 15.0,
+    which the strict integer fields of the config models refuse. Whole floats become ints again."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [integral(v) for v in value]
+    return value
+
+
+shared = TenantShared.model_validate(integral(platform_output(SHARED_OUTPUT)))
 cluster = KubernetesTarget.model_validate(platform_output(CLUSTER_OUTPUT))
 provider = create_provider(shared.platformStack, cluster)
 
