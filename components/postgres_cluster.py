@@ -30,7 +30,7 @@ from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart
 from .kubernetes import create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting
-from .rotation import Login, RotationProgram, RotationTarget, alternating_logins, rotation_jobs
+from .rotation import Login, RotationProgram, RotationTarget, active_username, alternating_slots, rotation_jobs
 from .secrets import (
     as_secret,
     connection_url,
@@ -48,6 +48,9 @@ ADMIN_USER = "postgres"
 # Secret keys chart 16.7.26 reads from auth.existingSecret (auth.secretKeys.* defaults).
 ADMIN_PASSWORD_KEY = "postgres-password"
 USER_PASSWORD_KEY = "password"
+# Ours, not the chart's: the alternate login's password (components/rotation.py). `password` stays the password
+# of `auth.username` itself, which the chart's initialisation and its metrics exporter log in with.
+ALTERNATE_PASSWORD_KEY = "alternate-password"
 REPLICATION_PASSWORD_KEY = "replication-password"
 # The streaming-replication role chart 16.7.26 creates (auth.replicationUsername's default).
 REPLICATION_USER = "repl_user"
@@ -318,18 +321,22 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
             if given_password is not None:
                 # An operator-set password is rotated by setting the new one: one login, no alternate.
                 login = Login(config.username, as_secret(given_password))
+                user_passwords = {USER_PASSWORD_KEY: login.password}
             else:
-                login, _ = alternating_logins(config.username, f"{name}-user-password", child_opts, generations["user"])
+                slots = alternating_slots(f"{name}-user-password", child_opts, generations["user"])
+                odd = generations["user"] % 2 == 1
+                login = Login(active_username(config.username, generations["user"]), slots.active)
+                user_passwords = {USER_PASSWORD_KEY: slots.previous if odd else slots.active}
+                if slots.previous is not None:
+                    user_passwords[ALTERNATE_PASSWORD_KEY] = slots.active if odd else slots.previous
         replication_password = generated_password(
             f"{name}-replication-password", child_opts, generation=generations["replication"]
         )
 
         secret_name = f"{name}-postgresql-credentials"
-        data = {
-            ADMIN_PASSWORD_KEY: admin_password,
-            USER_PASSWORD_KEY: login.password,
-            REPLICATION_PASSWORD_KEY: replication_password,
-        }
+        if config.username == ADMIN_USER:
+            user_passwords = {USER_PASSWORD_KEY: admin_password}
+        data = {ADMIN_PASSWORD_KEY: admin_password, **user_passwords, REPLICATION_PASSWORD_KEY: replication_password}
         rotation = self._rotation(name, args, secret_name, login, data, generations, given_password, child_opts)
         credentials = opaque_secret(
             f"{name}-credentials",
@@ -350,7 +357,14 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
             version=None if args.chart_source.path else args.chart_source.version,
             release_name=f"{name}-postgresql",
             namespace=namespace.metadata.name,
-            values=chart_values(name, config, secret_name, secret_checksum(data) if rotation else None),
+            # The pods roll for what their processes hold (admin, the user's own password, replication); the
+            # alternate login's password is only the clients'.
+            values=chart_values(
+                name,
+                config,
+                secret_name,
+                secret_checksum({k: v for k, v in data.items() if k != ALTERNATE_PASSWORD_KEY}) if rotation else None,
+            ),
             depends_on=[credentials, storage_guard],
             opts=pulumi.ResourceOptions(parent=self, transforms=[keep_claim_templates]),
         )
@@ -376,7 +390,11 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
         self.namespace = namespace.metadata.name
         self.password_secret_name = credentials.metadata.name
         self.password_secret_key = pulumi.Output.from_input(
-            ADMIN_PASSWORD_KEY if config.username == ADMIN_USER else USER_PASSWORD_KEY
+            ADMIN_PASSWORD_KEY
+            if config.username == ADMIN_USER
+            else ALTERNATE_PASSWORD_KEY
+            if login.username != config.username
+            else USER_PASSWORD_KEY
         )
         self.password = user_password
         self.writer_url = connection_url(
@@ -418,7 +436,7 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
         }
         if config.username != ADMIN_USER:
             settings |= {"APP_BASE_USER": config.username, "APP_USER": login.username}
-            next_values["NEXT_APP_PASSWORD"] = data[USER_PASSWORD_KEY]
+            next_values["NEXT_APP_PASSWORD"] = login.password
         return rotation_jobs(
             f"{name}-rotation",
             program=RotationProgram(
