@@ -242,3 +242,11 @@ def test_rotating_an_admin_password_rolls_the_database_pods_that_hold_it():
     before = _data_tier_checksums(_run())
     after = _data_tier_checksums(rotate("dataTier.product-postgres.admin", 1))
     assert {name for name in after if after[name] != before[name]} == {"product-postgres-secret"}
+
+
+def test_a_bitnami_cluster_keeps_its_users_own_password_where_the_chart_reads_it():
+    stack = rotate("postgresClusters.orders.user", 1)
+    data = named(stack, SECRET, "orders-postgresql-credentials").inputs["stringData"]
+    assert data["password"] == "generated-orders-user-password"
+    assert data["alternate-password"] == "generated-orders-user-password-alternate"
+    assert stack.outputs["postgres"]["orders"]["passwordSecretKey"] == "alternate-password"
