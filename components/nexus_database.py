@@ -61,6 +61,8 @@ USERNAME_KEY = "username"
 PASSWORD_KEY = "password"
 MONGODB_ROOT_PASSWORD_KEY = "root-password"
 MONGODB_REPLICA_SET_KEY = "replica-set-key"
+# The key a rotation replaced, kept in the keyfile until the next one (components/rotation.py).
+MONGODB_PREVIOUS_REPLICA_SET_KEY = "previous-replica-set-key"
 POSTGRES_ADMIN_PASSWORD_KEY = "postgres-password"
 POSTGRES_REPLICATION_PASSWORD_KEY = "replication-password"
 POSTGRES_ADMIN_USER = "postgres"
@@ -89,7 +91,7 @@ class DatabaseKind:
     # MongoDB clients name the replica set in the URL (`?replicaSet=<name>-rs`).
     names_replica_set: bool = False
     # Rotated credentials (platform_config.rotation ids' last part) -> the Secret key holding them ("user" is
-    # the service login). Credentials not listed (MongoDB's replica-set key) are not rotated by the program.
+    # the service login).
     rotated_keys: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -113,7 +115,7 @@ MONGODB = DatabaseKind(
     scheme="mongodb",
     port=MONGODB_PORT,
     names_replica_set=True,
-    rotated_keys={"root": MONGODB_ROOT_PASSWORD_KEY},
+    rotated_keys={"root": MONGODB_ROOT_PASSWORD_KEY, "replicaSetKey": MONGODB_REPLICA_SET_KEY},
 )
 POSTGRES = DatabaseKind(
     POSTGRES_DATABASES,
@@ -473,7 +475,17 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             others = {
                 key: generated_password(f"{prefix}-{suffix}", opts, length, generations.get(kind.rotated_key(key), 0))
                 for key, (suffix, length) in kind.generated.items()
+                if key != MONGODB_REPLICA_SET_KEY
             }
+            if kind is MONGODB:
+                # The replica-set keyfile alternates: members accept every key in their keyfile and need one in
+                # common, so a rolling restart onto [new, previous] never splits the set (no Job: mongod reads
+                # its keyfile at start).
+                suffix, length = kind.generated[MONGODB_REPLICA_SET_KEY]
+                keys = alternating_slots(f"{prefix}-{suffix}", opts, generations["replicaSetKey"], length)
+                others[MONGODB_REPLICA_SET_KEY] = keys.active
+                if keys.previous is not None:
+                    others[MONGODB_PREVIOUS_REPLICA_SET_KEY] = keys.previous
             job = self._database_rotation(kind, db, login, others, generations, opts)
             data = {USERNAME_KEY: login.username, PASSWORD_KEY: login.password, **others}
             self._secret(component, data, opts, job, read_only_at_init=(USERNAME_KEY, PASSWORD_KEY))

@@ -30,7 +30,7 @@ Generation = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
 
 # Per kind of server, the credentials one of its Secrets holds, by the id suffix that names them.
 POSTGRES_CREDENTIALS = ("user", "admin", "replication")
-MONGODB_CREDENTIALS = ("user", "root")
+MONGODB_CREDENTIALS = ("user", "root", "replicaSetKey")
 BITNAMI_CREDENTIALS = ("user", "admin", "replication")
 
 

@@ -502,3 +502,20 @@ def test_a_broker_started_after_a_rotation_takes_the_new_login_and_the_one_it_re
     for username, password in logins.items():
         assert _produce(cluster, broker, username, password), f"{username} refused"
     assert not _produce(cluster, broker, "kafka", "not the password")
+
+
+def test_after_a_key_rotation_each_mongodb_member_starts_with_the_new_key_and_the_one_it_replaced(make_cluster):
+    """Members authenticate each other if their keyfiles share a key, so a rolling restart onto [new, previous]
+    (the keyfile init container, as the chart renders it) never splits the replica set."""
+    cluster = make_cluster(rendered(STACK, CHART), chart_namespace(STACK, CHART))
+    cluster.secrets.set("cart-mongodb-secret", "replica-set-key", "newkey" * 10)
+    cluster.secrets.set("cart-mongodb-secret", "previous-replica-set-key", "oldkey" * 10)
+    init = cluster.pod("StatefulSet", "cart-mongodb", 0).container("keyfile")
+    assert init.run(timeout=30).returncode == 0
+    assert init.run(timeout=30).returncode == 0, "the init container runs again over its own keyfile"
+
+    keyfile = init.path("/keyfile") / "keyfile"
+    import yaml
+
+    assert yaml.safe_load(keyfile.read_text()) == ["newkey" * 10, "oldkey" * 10]
+    assert keyfile.stat().st_mode & 0o777 == 0o400

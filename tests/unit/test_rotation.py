@@ -250,3 +250,12 @@ def test_a_bitnami_cluster_keeps_its_users_own_password_where_the_chart_reads_it
     assert data["password"] == "generated-orders-user-password"
     assert data["alternate-password"] == "generated-orders-user-password-alternate"
     assert stack.outputs["postgres"]["orders"]["passwordSecretKey"] == "alternate-password"
+
+
+def test_rotating_a_replica_set_key_keeps_the_replaced_key_for_the_rolling_restart():
+    stack = rotate("dataTier.cart-mongodb.replicaSetKey", 1)
+    data = named(stack, SECRET, "cart-mongodb-secret").inputs["stringData"]
+    assert data["replica-set-key"] == "generated-data-tier-cart-mongodb-keyfile-alternate"
+    assert data["previous-replica-set-key"] == "generated-data-tier-cart-mongodb-keyfile"
+    before, after = _data_tier_checksums(_run()), _data_tier_checksums(stack)
+    assert {name for name in after if after[name] != before[name]} == {"cart-mongodb-secret"}

@@ -288,8 +288,11 @@ class Container:
             source = volume["secret"]
             secret = source["secretName"]
             keys = [i["key"] for i in source.get("items", [])]
-            data = {key: self.pod.cluster.secrets.get(secret, key) for key in keys}
-        items = source.get("items") or [{"key": key, "path": key} for key in data]
+            secrets = self.pod.cluster.secrets
+            # An optional volume's keys a test did not set are absent, as the kubelet leaves them out.
+            keys = [key for key in keys if not source.get("optional") or secrets.has(secret, key)]
+            data = {key: secrets.get(secret, key) for key in keys}
+        items = [i for i in source.get("items") or [{"key": key, "path": key} for key in data] if i["key"] in data]
         mode = source.get("defaultMode", 0o644)
         for item in items:
             path = target / item["path"]
