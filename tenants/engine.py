@@ -16,6 +16,7 @@ calls `apply`, `delete_data` or `outputs`.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -31,6 +32,7 @@ from pulumi import automation
 from platform_config.fluxion import TENANT_PROJECT, TenantConfig, tenant_stack_name
 from tooling.paths import REPO_ROOT
 
+logger = logging.getLogger("tenants")
 PROGRAM_DIR = REPO_ROOT / "tenants" / "project"
 VENV = REPO_ROOT / ".venv"
 # The Automation API's default shows secrets in progress output; every call here says otherwise.
@@ -141,7 +143,9 @@ class AutomationEngine:
             except automation.ConcurrentUpdateError as error:
                 message = cli_errors(error)
                 if dead_local_lock_holder(message):
-                    log(f"{stack.name}: cancelling the update lock a killed pulumi process left")
+                    warning = f"{stack.name}: cancelling the update lock a killed pulumi process left"
+                    log(warning)
+                    logger.warning(warning)
                     stack.cancel()
                 elif time.monotonic() > deadline:
                     raise EngineError(

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from platform_config import ConfigError
@@ -13,6 +15,7 @@ from platform_config.fluxion import (
     load_tenant_stack_config,
     tenant_stack_name,
 )
+from tenants.engine import dead_local_lock_holder
 from tenants.migrate import tenant_urns
 from tooling.stacks import STACKS, run_stack, stack_config
 
@@ -82,3 +85,19 @@ def test_the_migration_moves_a_tenants_component_and_everything_under_it_and_not
         deployment["urn"],
     ]
     assert tenant_urns(resources, "fluxiondb-nobody") == []
+
+
+LOCKED = (
+    "the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock "
+    "file with `pulumi cancel`.\n  file:///state/.pulumi/locks/x.json: created by ops@{host} (pid {pid}) at 2026"
+)
+
+
+def test_a_lock_whose_pulumi_process_on_this_host_is_gone_is_recognised_as_left_behind():
+    assert dead_local_lock_holder(LOCKED.format(host="worker-1", pid=2**22 + 12345), hostname="worker-1")
+
+
+def test_a_lock_held_by_a_running_process_or_another_host_is_waited_for():
+    assert not dead_local_lock_holder(LOCKED.format(host="worker-1", pid=os.getpid()), hostname="worker-1")
+    assert not dead_local_lock_holder(LOCKED.format(host="worker-2", pid=2**22 + 12345), hostname="worker-1")
+    assert not dead_local_lock_holder("error: some other failure", hostname="worker-1")
