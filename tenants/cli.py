@@ -13,9 +13,10 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import unquote, urlsplit
 
 from tooling.paths import REPO_ROOT
 
@@ -25,6 +26,7 @@ from .store import DONE, Store
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".tenants"
 TOKEN_FILE_ENV, TOKEN_ENV = "NEXUS_TENANTS_API_TOKEN_FILE", "NEXUS_TENANTS_API_TOKEN"
+DATABASE_URL_ENV = "NEXUS_TENANTS_DATABASE_URL"
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 SHOWN_OUTPUTS = ("state", "namespace", "ram", "storage", "cpuRequest", "cpuLimit", "url", "externalUrl")
 
@@ -91,6 +93,26 @@ def automation_engine(args: argparse.Namespace) -> TenantEngine:
     _, workspaces = state_paths(args)
     reference = args.platform_stack_ref or f"organization/nexus-platform/{args.stack}"
     return AutomationEngine(args.stack, reference, workspaces, env={})
+
+
+def open_store(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Store:
+    """SQLite under the state directory, or PostgreSQL when $NEXUS_TENANTS_DATABASE_URL says
+    `postgresql://user:password@host:port/database` (from the environment: it carries a password)."""
+    url = environ.get(DATABASE_URL_ENV)
+    if not url:
+        return Store.sqlite(state_paths(args)[0])
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname or not parts.path.strip("/"):
+        raise RequestError(
+            400, f"{DATABASE_URL_ENV} must be postgresql://user:password@host:port/database", DATABASE_URL_ENV
+        )
+    return Store.postgres(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or "") or None,
+        database=parts.path.strip("/"),
+    )
 
 
 def read_token(environ: dict[str, str] | os._Environ[str] = os.environ) -> str:
@@ -163,8 +185,7 @@ def _migrate(args: argparse.Namespace, service: TenantService, out: TextIO) -> i
 
 
 def run(args: argparse.Namespace, engine_factory: EngineFactory, out: TextIO, stdin: TextIO) -> int:
-    database, _ = state_paths(args)
-    store = Store.sqlite(database)
+    store = open_store(args)
     workers = getattr(args, "workers", 1)
     service = TenantService(
         store, engine_factory(args), workers=workers, lease_seconds=getattr(args, "lease_seconds", 30.0)

@@ -1,6 +1,6 @@
 """Durable operations and the tenant registry, over DB-API 2.0: SQLite by default (one API process), the
-same SQL on PostgreSQL when several replicas share the queue (`connect` hands out connections; the SQL is
-written with `?` placeholders and translated for `format`-style drivers such as psycopg).
+same SQL on PostgreSQL when several replicas share the queue (`Store.postgres`, through pg8000; the SQL is
+written with `?` placeholders and translated for `format`-style drivers).
 
 Two tables:
 - `operations`: every accepted request (kind, tenant, the tenant settings it applies, status queued ->
@@ -109,16 +109,33 @@ class IdempotencyConflict(ValueError):
     """The Idempotency-Key was already used for a different request."""
 
 
-class Store:
-    """The two tables over one DB-API connection factory; every method is one transaction."""
+def postgres_schema() -> tuple[str, ...]:
+    """The same tables in PostgreSQL's types: a sequence for the order of arrival, and double precision for
+    times (its REAL is 4 bytes, far too coarse for a Unix time)."""
+    return tuple(
+        statement.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY").replace(
+            " REAL", " DOUBLE PRECISION"
+        )
+        for statement in SCHEMA
+    )
 
-    def __init__(self, connect: Callable[[], Any], paramstyle: str = "qmark") -> None:
+
+class Store:
+    """The two tables over one DB-API connection factory; every method is one transaction.
+
+    Transactions are serialized against every other writer, in any process: SQLite's BEGIN IMMEDIATE takes
+    the database's write lock; on PostgreSQL an EXCLUSIVE lock on `operations` does the same (plain reads
+    still run alongside). That is what makes a claim atomic across API replicas."""
+
+    def __init__(self, connect: Callable[[], Any], paramstyle: str = "qmark", dialect: str = "sqlite") -> None:
         self._connect = connect
         self._paramstyle = paramstyle
+        self._dialect = dialect
         self._local = threading.local()
-        with self._transaction() as cursor:
-            for statement in SCHEMA:
-                cursor.execute(statement)
+        connection = self._connection()
+        cursor = connection.cursor()
+        for statement in postgres_schema() if dialect == "postgres" else SCHEMA:
+            cursor.execute(statement)
 
     @classmethod
     def sqlite(cls, path: Path) -> Store:
@@ -134,16 +151,35 @@ class Store:
 
         return cls(connect)
 
+    @classmethod
+    def postgres(cls, **connect_args: Any) -> Store:
+        """PostgreSQL through pg8000 (pure Python, DB-API, `format` paramstyle), for several API replicas."""
+        import pg8000.dbapi
+
+        def connect() -> Any:
+            connection = pg8000.dbapi.connect(**connect_args)
+            connection.autocommit = True  # transactions are begun explicitly, as with SQLite
+            return connection
+
+        return cls(connect, paramstyle="format", dialect="postgres")
+
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self._paramstyle == "format" else statement
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
+    def _connection(self) -> Any:
         connection = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._local.connection = self._connect()
-        cursor = connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE" if self._paramstyle == "qmark" else "BEGIN")
+        return connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        cursor = self._connection().cursor()
+        if self._dialect == "postgres":
+            cursor.execute("BEGIN")
+            cursor.execute("LOCK TABLE operations IN EXCLUSIVE MODE")
+        else:
+            cursor.execute("BEGIN IMMEDIATE")
         try:
             yield _Cursor(cursor, self._sql)
         except BaseException:
