@@ -9,7 +9,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from platform_config.backups import ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, BucketConfig
+from platform_config.backups import (
+    ACCESS_KEY_ID_KEY,
+    BUCKET_SECRET,
+    OFFSITE_SECRET,
+    SECRET_ACCESS_KEY_KEY,
+    BucketConfig,
+)
 from platform_config.data_tier import DataTierConfig
 from tooling.stackfiles import stack_config
 
@@ -19,7 +25,9 @@ from .store import Backup, Bucket, StoreError, list_backups, pick
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 SOURCES = {"bucket": "BUCKET", "offsite": "OFFSITE"}
-SECRETS = {"bucket": "backup-bucket-credentials", "offsite": "backup-offsite-credentials"}
+SECRETS = {"bucket": BUCKET_SECRET, "offsite": OFFSITE_SECRET}
+# The chart's backup CronJobs (charts/nexus-database/templates/backup.yaml labels them with the release).
+BACKUP_SELECTOR = "app.kubernetes.io/instance=nexus-database"
 
 
 def data_tier(stack: str) -> DataTierConfig:
@@ -82,11 +90,26 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_backup_now(ctx: Context, args: argparse.Namespace) -> int:
-    cronjob = ctx.kube.get("cronjob", f"{args.component}-backup")
-    name = f"{args.component}-backup-now-{_stamp()}"[:63]
+    if args.all:
+        names = [n for n in ctx.kube.names("cronjob", BACKUP_SELECTOR) if n.endswith("-backup")]
+        if not names:
+            print(f"no backup CronJobs in {ctx.kube.namespace}: backups are off in stack {ctx.stack}", file=ctx.out)
+            return EXIT_OK
+        failed = [n for n in names if _backup_now(ctx, n.removesuffix("-backup"), args.timeout) != EXIT_OK]
+        if failed:
+            print(f"backups FAILED: {', '.join(failed)}", file=ctx.out)
+        return EXIT_FAILED if failed else EXIT_OK
+    if not args.component:
+        raise ValueError("backup-now needs a component (e.g. product-postgres) or --all")
+    return _backup_now(ctx, args.component, args.timeout)
+
+
+def _backup_now(ctx: Context, component: str, timeout: float) -> int:
+    cronjob = ctx.kube.get("cronjob", f"{component}-backup")
+    name = f"{component}-backup-now-{_stamp()}"[:63]
     ctx.kube.create(backup_job(cronjob, name))
-    print(f"job {ctx.kube.namespace}/{name} created from cronjob {args.component}-backup; waiting", file=ctx.out)
-    ok = ctx.kube.wait_job(name, args.timeout)
+    print(f"job {ctx.kube.namespace}/{name} created from cronjob {component}-backup; waiting", file=ctx.out)
+    ok = ctx.kube.wait_job(name, timeout)
     containers = ["backup", "upload"] if ships_to_bucket(cronjob) else ["backup"]
     for container in containers:
         ctx.out.write(ctx.kube.logs(name, container))
@@ -94,7 +117,7 @@ def cmd_backup_now(ctx: Context, args: argparse.Namespace) -> int:
         print(f"backup FAILED: kubectl describe job {name} --namespace {ctx.kube.namespace}", file=ctx.out)
         return EXIT_FAILED
     if ships_to_bucket(cronjob):
-        newest = list_backups(ctx.bucket("bucket"), args.component)
+        newest = list_backups(ctx.bucket("bucket"), component)
         if newest:
             b = newest[-1]
             print(f"backup written: {b.object} ({_size(b.size)}, sha256 {b.sha256}) in the bucket", file=ctx.out)
@@ -171,8 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     sub = command("backup-now", "Run a component's backup CronJob now, wait, and report the backup written.")
-    sub.add_argument("component", help="e.g. product-postgres, cart-mongodb, redis")
-    sub.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the Job (default 3600)")
+    sub.add_argument("component", nargs="?", help="e.g. product-postgres, cart-mongodb, redis")
+    sub.add_argument("--all", action="store_true", help="every backup CronJob of the data tier, one after another")
+    sub.add_argument("--timeout", type=float, default=3600, help="seconds to wait for each Job (default 3600)")
 
     sub = command("list", "List the complete, verified backups of components in a bucket, with time and size.")
     sub.add_argument("components", nargs="+", metavar="component")

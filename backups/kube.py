@@ -40,6 +40,10 @@ class Kube:
     def get(self, kind: str, name: str) -> dict[str, Any]:
         return json.loads(self._run("get", kind, name, "--output", "json"))
 
+    def names(self, kind: str, selector: str) -> list[str]:
+        listed = json.loads(self._run("get", kind, "--selector", selector, "--output", "json"))
+        return sorted(item["metadata"]["name"] for item in listed.get("items") or [])
+
     def secret_value(self, name: str, key: str) -> str:
         data = self.get("secret", name).get("data") or {}
         if key not in data:

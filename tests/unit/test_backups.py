@@ -114,3 +114,81 @@ def test_listing_a_bucket_the_stack_does_not_have_says_which_key_is_unset(capsys
 def test_without_a_terminal_the_confirmation_is_a_no_so_a_script_never_hangs(monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert cli._ask("proceed? ") is False
+
+
+def _cronjob(component: str) -> dict:
+    container = {"name": "backup", "image": "postgres:17.6", "command": ["bash", "/scripts/backup-postgres.sh"]}
+    return {
+        "metadata": {"name": f"{component}-backup", "namespace": "data", "uid": "uid-1"},
+        "spec": {
+            "jobTemplate": {"spec": {"template": {"metadata": {"labels": {}}, "spec": {"containers": [container]}}}}
+        },
+    }
+
+
+class FakeCluster:
+    """The API calls the CLI makes, answered from a table: the backup CronJobs, and which Jobs fail."""
+
+    def __init__(self, namespace: str, failing: tuple[str, ...] = ()) -> None:
+        self.namespace = namespace
+        self.created: list[dict] = []
+        self.failing = failing
+
+    def names(self, kind: str, selector: str) -> list[str]:
+        return ["payment-postgres-backup", "product-postgres-backup"]
+
+    def get(self, kind: str, name: str) -> dict:
+        return _cronjob(name.removesuffix("-backup"))
+
+    def create(self, obj: dict) -> None:
+        self.created.append(obj)
+
+    def wait_job(self, name: str, timeout: float) -> bool:
+        return not name.startswith(self.failing)
+
+    def logs(self, job: str, container: str) -> str:
+        return f"{container} of {job}\n"
+
+
+def test_backup_now_all_runs_every_backup_cronjob_and_fails_when_one_failed():
+    clusters: list[FakeCluster] = []
+
+    def factory(namespace: str) -> FakeCluster:
+        clusters.append(FakeCluster(namespace, failing=("payment-postgres",)))
+        return clusters[-1]
+
+    out = io.StringIO()
+    assert cli.main(["backup-now", "--all", "--stack", "dev"], out=out, kube_factory=factory) == cli.EXIT_FAILED
+    created = [job["metadata"] for job in clusters[0].created]
+    assert [m["ownerReferences"][0]["name"] for m in created] == ["payment-postgres-backup", "product-postgres-backup"]
+    assert all(m["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual" for m in created)
+    assert "backups FAILED: payment-postgres-backup" in out.getvalue()
+
+
+def test_a_restore_that_is_not_confirmed_creates_nothing():
+    clusters: list[FakeCluster] = []
+
+    def factory(namespace: str) -> FakeCluster:
+        clusters.append(FakeCluster(namespace))
+        return clusters[-1]
+
+    out = io.StringIO()
+    argv = ["restore", "product-postgres", "--stack", "dev", "--backup-date", "2026-12-01"]
+    assert cli.main(argv, out=out, kube_factory=factory, confirm=lambda _: False) == cli.EXIT_REFUSED
+    assert clusters[0].created == [] and "must be empty (else refused)" in out.getvalue()
+
+
+def test_a_confirmed_restore_from_the_volume_restores_that_days_newest_dump_without_force():
+    clusters: list[FakeCluster] = []
+
+    def factory(namespace: str) -> FakeCluster:
+        clusters.append(FakeCluster(namespace))
+        return clusters[-1]
+
+    argv = ["restore", "product-postgres", "--stack", "dev", "--backup-date", "2026-12-01"]
+    assert cli.main(argv, out=io.StringIO(), kube_factory=factory, confirm=lambda _: True) == cli.EXIT_OK
+    [job] = clusters[0].created
+    [restore] = job["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in restore["env"]}
+    assert restore["command"] == ["bash", "/scripts/restore-postgres.sh"]
+    assert env == {"FORCE": "no", "RESTORE_DATE": "20261201"}
