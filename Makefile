@@ -9,7 +9,7 @@ STACK ?= dev
 # Every target that runs pulumi or helm sources this: pinned tools first on PATH, local backend default.
 PULUMI_ENV := source scripts/pulumi-env.sh
 
-.PHONY: help venv toolchain lint test test-unit test-render test-engine test-cluster test-dataplane dataplane-servers chart-docs up down cluster-up cluster-down bench clean drift rotate
+.PHONY: help venv toolchain lint test test-unit test-render test-engine test-cluster test-dataplane dataplane-servers chart-docs up down cluster-up cluster-down bench clean drift rotate backup-now backup-list restore
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -65,8 +65,17 @@ cluster-down: venv ## Stop the local control plane
 up: venv toolchain ## Deploy STACK (default dev); starts the local control plane when no kubeconfig is configured
 	@$(PULUMI_ENV) && bash scripts/up.sh $(STACK)
 
-down: venv toolchain ## Destroy STACK and stop the local control plane
-	@$(PULUMI_ENV) && bash scripts/down.sh $(STACK)
+down: venv toolchain ## Destroy STACK and stop the local control plane; offers a final backup first (DOWN_ARGS=--backup-first|--no-backup)
+	@$(PULUMI_ENV) && bash scripts/down.sh $(STACK) $(DOWN_ARGS)
+
+backup-now: venv ## Back up COMPONENT (e.g. product-postgres; default: all) of STACK now: a Job from its CronJob, waited for
+	@$(PYTHON) -m backups backup-now $(or $(COMPONENT),--all) --stack $(STACK)
+
+backup-list: venv ## List the verified backups of COMPONENT in STACK's bucket, with time and size
+	@$(PYTHON) -m backups list $(COMPONENT) --stack $(STACK)
+
+restore: venv ## Restore COMPONENT of STACK from its backup of DATE (YYYY-MM-DD); asks first (RESTORE_ARGS=--force, --into HOST, ...)
+	@$(PYTHON) -m backups restore $(COMPONENT) --backup-date $(DATE) --stack $(STACK) $(RESTORE_ARGS)
 
 rotate: venv ## Rotate CREDENTIALS (credential ids, or all) of STACK: one generation up in Pulumi.<STACK>.yaml; `make up` applies it
 	@$(PYTHON) -m platform_config rotate $(STACK) $(or $(CREDENTIALS),$(error set CREDENTIALS: ids from `python -m platform_config credentials $(STACK)`, or all)) --write

@@ -6,8 +6,9 @@
 #   bash scripts/dataplane-servers.sh check     # exit 1, naming what is missing
 #
 # Debian (apt): PostgreSQL 15 (postgresql-15), Redis 7.0 (redis-server, redis-tools), Prometheus and the
-#   postgres/redis exporters. Their package scripts would start system services (a redis on :6379 ...):
-#   a policy-rc.d forbids that for the duration of the install, so nothing is left running.
+#   postgres/redis exporters, rclone 1.60 (the backup pods' S3 client: the uploader image is pinned to it).
+#   Their package scripts would start system services (a redis on :6379 ...): a policy-rc.d forbids that
+#   for the duration of the install, so nothing is left running.
 # Maven Central (mvn copy-dependencies, local repository cached in .tools/dataplane/m2):
 #   Apache Kafka 3.9.0 with its ZooKeeper 3.8 (tooling/dataplane/maven/kafka/pom.xml) -> .tools/dataplane/kafka/lib
 #   S3Proxy 2.6.0, the S3-compatible object store (tooling/dataplane/maven/s3proxy/pom.xml) -> .tools/dataplane/s3proxy/lib
@@ -16,7 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus
-  prometheus-postgres-exporter prometheus-redis-exporter maven default-jre-headless nodejs)
+  prometheus-postgres-exporter prometheus-redis-exporter maven default-jre-headless nodejs
+  rclone)
 DATAPLANE_DIR=.tools/dataplane
 M2="$DATAPLANE_DIR/m2"
 
