@@ -1,11 +1,15 @@
 """Backup destinations (platform_config/backups.py, components/backups.py) and the backup CLI's decisions
 (backups/cli.py) without a cluster: a bucket's settings are validated with errors naming the key, its
-credentials live only in a Secret of their own (a Pulumi secret, never a chart value), and the CLI asks
-before a restore, never hangs a script, and refuses what it cannot do."""
+credentials live only in a Secret of their own (a Pulumi secret, never a chart value), the CLI asks
+before a restore, never hangs a script, and refuses what it cannot do, and `make down` takes a final
+backup only when asked to, destroying nothing if it failed."""
 
 from __future__ import annotations
 
 import io
+import re
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +18,7 @@ from components.backups import destination_values
 from platform_config import ConfigError, load_platform_config
 from platform_config.backups import BUCKET_SECRET, OFFSITE_SECRET
 from tests.unit.test_nexus_database import CHART, SECRET, data_tier
+from tooling.paths import REPO_ROOT
 from tooling.stacks import run_stack, stack_config
 
 pytestmark = pytest.mark.unit
@@ -192,3 +197,43 @@ def test_a_confirmed_restore_from_the_volume_restores_that_days_newest_dump_with
     env = {e["name"]: e["value"] for e in restore["env"]}
     assert restore["command"] == ["bash", "/scripts/restore-postgres.sh"]
     assert env == {"FORCE": "no", "RESTORE_DATE": "20261201"}
+
+
+# --- make down's final backup (scripts/down.sh: final_backup) ----------------------------------------------
+
+
+def _final_backup(tmp_path: Path, backup: str, exit_code: int = 0) -> subprocess.CompletedProcess[str]:
+    """down.sh's final_backup function run on its own, `python -m backups` replaced by a recorder that exits
+    `exit_code`, followed by what down.sh does next (the destroy, here an echo)."""
+    script = (REPO_ROOT / "scripts" / "down.sh").read_text()
+    match = re.search(r"^final_backup\(\) \{\n.*?^\}\n", script, re.S | re.M)
+    assert match, "scripts/down.sh has no final_backup function"
+    recorder = tmp_path / "python"
+    recorder.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/called\nexit {exit_code}\n')
+    recorder.chmod(0o755)
+    program = (
+        f"set -euo pipefail\nBACKUP={backup}\nSTACK=prod\nDEPLOY=prod\nNEXUS_PYTHON={recorder}\n"
+        f'nexus_log() {{ echo "$*" >&2; }}\n{match.group(0)}final_backup\necho destroyed\n'
+    )
+    return subprocess.run(
+        ["bash", "-c", program], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10, check=False
+    )
+
+
+def test_make_down_without_a_terminal_takes_no_backup_and_does_not_wait(tmp_path):
+    result = _final_backup(tmp_path, "ask")
+    assert result.returncode == 0 and "destroyed" in result.stdout
+    assert "no terminal, so no final backup" in result.stderr
+    assert not (tmp_path / "called").exists()
+
+
+def test_make_down_backup_first_backs_up_every_database_of_the_stack_before_destroying(tmp_path):
+    result = _final_backup(tmp_path, "yes")
+    assert result.returncode == 0 and "destroyed" in result.stdout
+    assert (tmp_path / "called").read_text().split() == ["-m", "backups", "backup-now", "--all", "--stack", "prod"]
+
+
+def test_make_down_destroys_nothing_when_the_final_backup_failed(tmp_path):
+    result = _final_backup(tmp_path, "yes", exit_code=1)
+    assert result.returncode == 1 and "destroyed" not in result.stdout
+    assert "nothing destroyed" in result.stderr
