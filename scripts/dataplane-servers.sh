@@ -11,6 +11,8 @@
 #   for the duration of the install, so nothing is left running.
 # Maven Central (mvn copy-dependencies, local repository cached in .tools/dataplane/m2):
 #   Apache Kafka 3.9.0 with its ZooKeeper 3.8 (tooling/dataplane/maven/kafka/pom.xml) -> .tools/dataplane/kafka/lib
+#   the Prometheus JMX exporter agent of the Confluent images' cp-base-new layer (tooling/dataplane/maven/cp-base-new/pom.xml)
+#     -> .tools/dataplane/cp-base-new/lib
 #   S3Proxy 2.6.0, the S3-compatible object store (tooling/dataplane/maven/s3proxy/pom.xml) -> .tools/dataplane/s3proxy/lib
 # The harness (tooling/dataplane/servers.py) finds them there and at the Debian paths.
 set -euo pipefail
@@ -61,7 +63,7 @@ check() {
   local problems=()
   local pkg
   while read -r pkg; do [ -n "$pkg" ] && problems+=("apt package $pkg"); done < <(missing_apt)
-  for name in kafka s3proxy; do
+  for name in kafka s3proxy cp-base-new; do
     [ -f "$DATAPLANE_DIR/$name/lib/.pom.sha256" ] || problems+=("$DATAPLANE_DIR/$name/lib")
   done
   if [ "${#problems[@]}" -gt 0 ]; then
@@ -78,6 +80,7 @@ case "${1:-}" in
     mkdir -p "$DATAPLANE_DIR"
     copy_jars kafka
     copy_jars s3proxy
+    copy_jars cp-base-new
     check
     ;;
   check) check ;;

@@ -9,9 +9,16 @@ export.
 Versions: Debian's exporters and Prometheus (tooling/dataplane/monitoring.py names them against the chart's
 images: postgres-exporter 0.11 here, v0.17.1 in the image; redis_exporter 1.45 here, v1.67.0 in the image). The
 names the rules use exist in both, but for the two of v0.17.1's replication collector, which 0.11 lacks
-(NEWER_THAN_DEBIAN: their expressions still evaluate here, to nothing). The MongoDB and
-Kafka exporters are not run here: tests/charts/test_alert_rules.py checks their names against the metrics those
-exporters document.
+(NEWER_THAN_DEBIAN: their expressions still evaluate here, to nothing). The MongoDB exporter is not run here
+(no MongoDB server): tests/charts/test_alert_rules.py checks its names against the metrics it documents.
+
+Kafka and ZooKeeper have no exporter sidecar: `kafka-start.sh` and `zookeeper-start.sh` load the Prometheus JMX
+exporter agent (files/jmx-agent.sh, rules files/jmx-kafka.yaml and files/jmx-zookeeper.yaml) into the real
+Kafka 3.9.0 broker and ZooKeeper 3.8.4 server (tests/dataplane/test_kafka.py says how they run), with
+jmx_prometheus_javaagent 0.18.0 from Maven Central, the version the Confluent 7.x images ship in cp-base-new.
+They run with the dev stack's values plus `metrics` on (one broker, one standalone ZooKeeper: prod's 3-server
+ensemble cannot run on one machine, its scripts bind fixed ports); the rules and dashboards checked against them
+are prod's, which name the same metrics.
 """
 
 from __future__ import annotations
@@ -22,8 +29,8 @@ import re
 import pytest
 
 from components.postgres_cluster import alert_rules
-from tests.dataplane.conftest import chart_namespace, rendered
-from tooling.dataplane import monitoring, postgres, redis
+from tests.dataplane.conftest import chart_namespace, new_cluster, rendered, servers_stopped_after
+from tooling.dataplane import kafka, monitoring, postgres, redis
 from tooling.dataplane.processes import wait_for
 
 STACK = "prod"
@@ -130,3 +137,78 @@ def test_every_postgres_and_redis_metric_the_rules_and_dashboards_name_is_export
     missing = {name: sorted(alerts) for name, alerts in names.items() if name not in exported | NEWER_THAN_DEBIAN}
     assert not missing, f"named by our rules, exported by neither exporter: {missing}"
     assert set(names) >= NEWER_THAN_DEBIAN and not NEWER_THAN_DEBIAN & exported, "update NEWER_THAN_DEBIAN"
+
+
+# --- Kafka and ZooKeeper: the JMX exporter agent in their own JVMs ---------------------------------------------
+
+METRICS_ON = {"metrics": {"enabled": True, "serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}}
+JMX_PREFIXES = ("kafka_", "zookeeper_", "jvm_")
+
+
+def metrics_port(container) -> int:
+    return next(p["containerPort"] for p in container.spec["ports"] if p["name"] == "metrics")
+
+
+@pytest.fixture(scope="module")
+def jmx_prometheus(session_root, supervisor):
+    """ZooKeeper and a broker started by their start scripts with metrics on, and a Prometheus scraping both
+    agents with the operator's `namespace`/`pod` labels. Yields (Prometheus address, {pod: agent address})."""
+    namespace = chart_namespace("dev", CHART)
+    cluster = new_cluster(session_root, supervisor, rendered("dev", CHART, METRICS_ON), namespace, __name__)
+    with servers_stopped_after(supervisor):
+        agents = {}
+        for name, port in (("zookeeper", kafka.ZOOKEEPER_PORT), ("kafka", kafka.KAFKA_PORT)):
+            container = cluster.pod("StatefulSet", name, 0).container(name)
+            server = kafka.start(container, port)
+            agent = f"{container.pod.address}:{metrics_port(container)}"
+            wait_for(
+                lambda a=agent: "jvm_" in monitoring.metrics(a), what=f"{name}'s JMX agent", timeout=60, server=server
+            )
+            agents[container.pod.name] = agent
+        address = cluster.network.allocate()
+        root = cluster.mkdir(cluster.root / "prometheus")
+        labels = {agent: {"namespace": namespace, "pod": pod} for pod, agent in agents.items()}
+        monitoring.start_prometheus(supervisor, root, address, list(agents.values()), cluster.mkdir, labels=labels)
+
+        def scraped() -> bool:
+            controllers = monitoring.query(address, "kafka_controller_kafkacontroller_activecontrollercount == 1")
+            return len(controllers) == 1 and bool(monitoring.query(address, "zookeeper_numaliveconnections >= 1"))
+
+        wait_for(scraped, what="the broker's and ZooKeeper's metrics in Prometheus", timeout=90)
+        yield address, agents
+
+
+def test_kafka_and_zookeeper_serve_their_jmx_metrics_on_the_port_the_service_monitor_scrapes(jmx_prometheus):
+    _, agents = jmx_prometheus
+    service_ports = {
+        o["metadata"]["name"]: {p["name"]: p["port"] for p in o["spec"]["ports"]}
+        for o in rendered("dev", CHART, METRICS_ON)
+        if o["kind"] == "Service" and o["metadata"]["name"] in ("kafka-headless", "zookeeper-headless")
+    }
+    assert agents["zookeeper-0"].endswith(f":{service_ports['zookeeper-headless']['metrics']}")
+    assert agents["kafka-0"].endswith(f":{service_ports['kafka-headless']['metrics']}")
+    assert "\nkafka_server_replicamanager_underreplicatedpartitions 0.0\n" in monitoring.metrics(agents["kafka-0"])
+    assert 'zookeeper_numaliveconnections{role="standalone",}' in monitoring.metrics(agents["zookeeper-0"])
+
+
+def test_every_kafka_zookeeper_and_jvm_metric_the_rules_and_dashboards_name_is_exported(jmx_prometheus):
+    address, _ = jmx_prometheus
+    exported = monitoring.metric_names(address)
+    names = named(JMX_PREFIXES)
+    assert {n.split("_")[0] for n in names} == {"kafka", "zookeeper", "jvm"}, names
+    missing = {name: sorted(alerts) for name, alerts in names.items() if name not in exported}
+    assert not missing, f"named by our rules or dashboards, exported by neither agent: {missing}"
+
+
+def test_the_kafka_alerts_stay_silent_on_a_healthy_broker(jmx_prometheus):
+    address, _ = jmx_prometheus
+    kafka_alerts = [(a, e) for a, e in expressions() if a.startswith("kafka/")]
+    assert {a for a, _ in kafka_alerts} >= {
+        "kafka/KafkaUnderReplicatedPartitions",
+        "kafka/KafkaOfflinePartitions",
+        "kafka/KafkaNoActiveController",
+    }
+    firing = {alert: monitoring.evaluate(address, expr) for alert, expr in kafka_alerts}
+    assert {alert: result for alert, result in firing.items() if result} == {}
+    # The broker holds a ZooKeeper session, which ZooKeeper counts.
+    assert float(monitoring.query(address, "zookeeper_numaliveconnections")[0]["value"][1]) >= 1

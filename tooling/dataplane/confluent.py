@@ -209,6 +209,8 @@ def main(argv: list[str] | None = None) -> None:
         "java",
         *env.get("KAFKA_HEAP_OPTS", "-Xmx256M").split(),
         *env.get("KAFKA_JVM_PERFORMANCE_OPTS", JVM_PERFORMANCE_OPTS).split(),
+        # kafka-run-class's place for it (our start scripts put the JMX exporter agent there).
+        *env.get("KAFKA_JMX_OPTS", "").split(),
         f"-Djdk.net.hosts.file={args.hosts_file}",
         f"-Dlog4j.configuration=file:{etc / 'log4j.properties'}",
         *env.get("KAFKA_OPTS", "").split(),

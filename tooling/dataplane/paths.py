@@ -16,6 +16,8 @@ REDIS_SERVER = Path("/usr/bin/redis-server")
 REDIS_CLI = Path("/usr/bin/redis-cli")
 KAFKA_LIB = DATAPLANE_DIR / "kafka" / "lib"
 S3PROXY_LIB = DATAPLANE_DIR / "s3proxy" / "lib"
+# The Confluent images' /usr/share/java/cp-base-new: what of it our scripts use (the JMX exporter agent).
+CP_BASE_NEW_LIB = DATAPLANE_DIR / "cp-base-new" / "lib"
 PROMETHEUS = Path("/usr/bin/prometheus")
 POSTGRES_EXPORTER = Path("/usr/bin/prometheus-postgres-exporter")
 REDIS_EXPORTER = Path("/usr/bin/prometheus-redis-exporter")
@@ -33,5 +35,6 @@ def java() -> str:
 
 def missing() -> list[str]:
     """What `scripts/dataplane-servers.sh install` has not installed yet."""
-    required = [PG_BIN / "postgres", REDIS_SERVER, REDIS_CLI, KAFKA_LIB / ".pom.sha256", SYSTEM_PYTHON]
+    jars = [KAFKA_LIB / ".pom.sha256", CP_BASE_NEW_LIB / ".pom.sha256"]
+    required = [PG_BIN / "postgres", REDIS_SERVER, REDIS_CLI, *jars, SYSTEM_PYTHON]
     return [str(path) for path in required if not path.exists()]

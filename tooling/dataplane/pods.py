@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tooling.dataplane.paths import PG_BIN, REDIS_SERVER, SYSTEM_PYTHON
+from tooling.dataplane.paths import CP_BASE_NEW_LIB, PG_BIN, REDIS_SERVER, SYSTEM_PYTHON
 from tooling.dataplane.processes import Server, Supervisor
 from tooling.paths import REPO_ROOT
 
@@ -241,6 +241,8 @@ class Pod:
 
 # Programs of the images our scripts exec, and the stand-ins run in their place (Container.paths).
 CONFLUENT_RUN = "/etc/confluent/docker/run"
+# The Confluent images' jar folder our scripts read (files/jmx-agent.sh: the JMX exporter agent).
+CP_BASE_NEW = "/usr/share/java/cp-base-new"
 
 
 @dataclass
@@ -322,6 +324,7 @@ class Container:
                 f"{shlex.quote(str(self.pod.cluster.network.hosts_file))}",
             )
             self.paths[CONFLUENT_RUN] = str(self.bin_dir / "confluent-run")
+            self.paths[CP_BASE_NEW] = str(CP_BASE_NEW_LIB)
         if "redis" in image.rsplit("/", 1)[-1].split(":")[0]:
             # A pod has its own network namespace, so redis listens on every interface of it; here the
             # pod's interface is its loopback address, added after the config file (argv, no secrets).

@@ -24,4 +24,6 @@ else
   export KAFKA_LISTENER_SECURITY_PROTOCOL_MAP="INTERNAL:PLAINTEXT"
 fi
 unset SASL_PASSWORD SASL_PREVIOUS_PASSWORD
+# Metrics: the JMX exporter agent in the broker's JVM (metrics.enabled).
+. /scripts/jmx-agent.sh
 exec /etc/confluent/docker/run

@@ -9,4 +9,5 @@ if [ "${REPLICAS}" -gt 1 ]; then
   done
   export ZOOKEEPER_SERVERS="$servers"
 fi
+. /scripts/jmx-agent.sh
 exec /etc/confluent/docker/run

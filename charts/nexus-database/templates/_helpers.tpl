@@ -78,7 +78,8 @@ items:
     allowFrom: {{ .allowFrom | default list | toJson }}
     secret: {{ .sasl.existingSecret }}
     backup: false
-    metricsPort: 9308
+    # The broker's own JVM serves its metrics (files/jmx-agent.sh).
+    metricsPort: 9404
     uid: 1000
   - component: zookeeper
     kind: zookeeper
@@ -92,7 +93,7 @@ items:
     internalOnly: true
     secret: ""
     backup: false
-    metricsPort: 9141
+    metricsPort: 7000
     uid: 1000
 {{- end }}
 {{- end }}
@@ -185,7 +186,7 @@ The exporter sidecar of one workload (metrics.enabled): (dict "context" $ "workl
 {{- $w := .workload }}
 {{- $images := $root.Values.images }}
 - name: metrics
-  {{- $image := get (dict "mongodb" $images.mongodbExporter "postgres" $images.postgresExporter "redis" $images.redisExporter "kafka" $images.kafkaExporter "zookeeper" $images.zookeeperExporter) $w.kind }}
+  {{- $image := get (dict "mongodb" $images.mongodbExporter "postgres" $images.postgresExporter "redis" $images.redisExporter) $w.kind }}
   image: {{ include "nexus-lib.image" (dict "image" $image) }}
   imagePullPolicy: {{ $image.pullPolicy }}
   {{- if eq $w.kind "mongodb" }}
@@ -209,20 +210,6 @@ The exporter sidecar of one workload (metrics.enabled): (dict "context" $ "workl
       value: redis://127.0.0.1:6379
     - name: REDIS_PASSWORD
       valueFrom: {secretKeyRef: {name: {{ $w.secret }}, key: password}}
-  {{- else if eq $w.kind "kafka" }}
-  {{- if $root.Values.kafka.sasl.enabled }}
-  env:
-    - name: KAFKA_USERNAME
-      valueFrom: {secretKeyRef: {name: {{ $w.secret }}, key: username}}
-    - name: KAFKA_PASSWORD
-      valueFrom: {secretKeyRef: {name: {{ $w.secret }}, key: password}}
-  args: ["--kafka.server=127.0.0.1:9092", "--sasl.enabled", "--sasl.mechanism=plain", "--sasl.username=$(KAFKA_USERNAME)", "--sasl.password=$(KAFKA_PASSWORD)"]
-  {{- else }}
-  args: ["--kafka.server=127.0.0.1:9092"]
-  {{- end }}
-  {{- else if eq $w.kind "zookeeper" }}
-  # The server's own `mntr` (whitelisted on the zookeeper container), as zk_* gauges.
-  args: ["--zk-hosts=127.0.0.1:2181", "--listen=:9141"]
   {{- end }}
   ports:
     - name: metrics
@@ -234,6 +221,15 @@ The exporter sidecar of one workload (metrics.enabled): (dict "context" $ "workl
     {{- toYaml $root.Values.metrics.resources | nindent 4 }}
   securityContext:
     {{- include "nexus-lib.containerSecurityContext" . | nindent 4 }}
+{{- end }}
+
+{{/*
+Kafka and ZooKeeper have no exporter sidecar: their JVMs serve the Prometheus JMX exporter agent's metrics
+themselves (metrics.enabled). The env their start scripts pass to files/jmx-agent.sh: the port and the rules file.
+*/}}
+{{- define "nexus-database.jmxMetricsEnv" -}}
+- {name: METRICS_PORT, value: {{ .metricsPort | quote }}}
+- {name: METRICS_CONFIG, value: {{ printf "/scripts/jmx-%s.yaml" .kind | quote }}}
 {{- end }}
 
 {{/*
@@ -305,7 +301,7 @@ The ingress rules of one database's NetworkPolicy (networkPolicy.mode basic or s
     - {protocol: TCP, port: {{ $port }}}
 {{- end }}
 {{- else }}
-# strict: only this database's own members and its backup job...
+# strict: only this database's own members, its backup job and its credential rotation job...
 - from:
     - podSelector:
         matchLabels:
@@ -313,6 +309,9 @@ The ingress rules of one database's NetworkPolicy (networkPolicy.mode basic or s
     - podSelector:
         matchLabels:
           nexus.io/backup-of: {{ .component }}
+    - podSelector:
+        matchLabels:
+          nexus.io/rotation-of: {{ .component }}
     {{- if eq .kind "zookeeper" }}
     # ...the brokers, for ZooKeeper...
     - podSelector:
@@ -380,18 +379,24 @@ redis:
     - {title: "Replica link to the primary up", expr: "redis_master_link_up{namespace=\"$namespace\"}"}
 kafka:
   title: Kafka (nexus-database)
-  up: kafka_brokers
+  up: kafka_controller_kafkacontroller_activecontrollercount
   panels:
-    - {title: "Brokers in the cluster", expr: "kafka_brokers{namespace=\"$namespace\"}"}
-    - {title: "Under-replicated partitions", expr: "sum by (topic) (kafka_topic_partition_under_replicated_partition{namespace=\"$namespace\"})", legend: "{{ "{{topic}}" }}"}
-    - {title: "Messages in / s", expr: "sum by (topic) (rate(kafka_topic_partition_current_offset{namespace=\"$namespace\"}[5m]))", legend: "{{ "{{topic}}" }}"}
-    - {title: "Consumer group lag", expr: "sum by (consumergroup, topic) (kafka_consumergroup_lag{namespace=\"$namespace\"})", legend: "{{ "{{consumergroup}} {{topic}}" }}"}
+    - {title: "Active controllers (exactly one)", expr: "sum(kafka_controller_kafkacontroller_activecontrollercount{namespace=\"$namespace\"})", legend: "controllers"}
+    - {title: "Under-replicated partitions", expr: "kafka_server_replicamanager_underreplicatedpartitions{namespace=\"$namespace\"}"}
+    - {title: "Offline partitions", expr: "max(kafka_controller_kafkacontroller_offlinepartitionscount{namespace=\"$namespace\"})", legend: "offline"}
+    - {title: "Messages in / s", expr: "rate(kafka_server_brokertopicmetrics_messagesin_total{namespace=\"$namespace\"}[5m])"}
+    - {title: "Bytes in / s", expr: "rate(kafka_server_brokertopicmetrics_bytesin_total{namespace=\"$namespace\"}[5m])"}
+    - {title: "Bytes out / s", expr: "rate(kafka_server_brokertopicmetrics_bytesout_total{namespace=\"$namespace\"}[5m])"}
+    - {title: "Request time p99 (ms)", expr: "kafka_network_requestmetrics_totaltimems_p99{namespace=\"$namespace\"}", legend: "{{ "{{pod}} {{request}}" }}"}
+    - {title: "Broker JVM heap used", expr: "jvm_memory_bytes_used{namespace=\"$namespace\", area=\"heap\", pod=~\"kafka-[0-9]+\"}"}
 zookeeper:
   title: ZooKeeper (nexus-database)
-  up: zk_up
+  up: zookeeper_numaliveconnections
   panels:
-    - {title: "Server up", expr: "zk_up{namespace=\"$namespace\"}"}
-    - {title: "Alive connections", expr: "zk_num_alive_connections{namespace=\"$namespace\"}"}
-    - {title: "Average request latency (ticks)", expr: "zk_avg_latency{namespace=\"$namespace\"}"}
-    - {title: "Outstanding requests", expr: "zk_outstanding_requests{namespace=\"$namespace\"}"}
+    - {title: "Alive connections", expr: "zookeeper_numaliveconnections{namespace=\"$namespace\"}", legend: "{{ "{{pod}} {{role}}" }}"}
+    - {title: "Outstanding requests", expr: "zookeeper_outstandingrequests{namespace=\"$namespace\"}"}
+    - {title: "Average request latency (ms)", expr: "zookeeper_avgrequestlatency{namespace=\"$namespace\"}"}
+    - {title: "Znodes", expr: "zookeeper_datatree_nodecount{namespace=\"$namespace\"}"}
+    - {title: "Watches", expr: "zookeeper_datatree_watchcount{namespace=\"$namespace\"}"}
+    - {title: "Server JVM heap used", expr: "jvm_memory_bytes_used{namespace=\"$namespace\", area=\"heap\", pod=~\"zookeeper-[0-9]+\"}"}
 {{- end }}
