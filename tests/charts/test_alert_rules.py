@@ -31,6 +31,7 @@ SUITES = {
     "data-kafka.yaml": "nexus-database",
     "bitnami-postgres.yaml": "bitnami-postgresql",
     "order-services.yaml": "order-services",
+    "fluxiondb.yaml": "fluxiondb",
 }
 
 
@@ -56,6 +57,13 @@ def order_service_groups() -> list[dict[str, Any]]:
     return groups
 
 
+def fluxiondb_groups() -> list[dict[str, Any]]:
+    """A tenant (release fluxiondb in fluxiondb-acme) with every feature on: ServiceMonitor, persistence, rules."""
+    values = CHARTS_DIR / "fluxiondb" / "ci" / "all-features-values.yaml"
+    manifests = render("fluxiondb", values_files=[values], release="fluxiondb", namespace="fluxiondb-acme")
+    return one(manifests, "PrometheusRule")["spec"]["groups"]
+
+
 def bitnami_groups() -> list[dict[str, Any]]:
     return [{"name": "orders-postgresql", "rules": alert_rules("orders-postgresql", "postgres")}]
 
@@ -64,11 +72,12 @@ RULES = {
     "nexus-database": nexus_database_groups,
     "bitnami-postgresql": bitnami_groups,
     "order-services": order_service_groups,
+    "fluxiondb": fluxiondb_groups,
 }
 METRIC = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{")
-# The metrics our rules may name, by who documents them. PostgreSQL's and Redis' are also checked against the real
-# exporters' output in the data-plane tier (tests/dataplane/test_monitoring.py); the others only against this list,
-# taken from each project's metric reference for the version our images pin.
+# The metrics our rules may name, by who documents them. PostgreSQL's, Redis', Kafka's and ZooKeeper's are also
+# checked against the real exporters' output in the data-plane tier (tests/dataplane/test_monitoring.py); the
+# others only against this list, taken from each project's metric reference for the version our images pin.
 DOCUMENTED = {
     "Prometheus (every scrape target)": {"up"},
     "kube-state-metrics v2 (docs/metrics/workload/*)": {
@@ -89,9 +98,11 @@ DOCUMENTED = {
         "mongodb_mongod_replset_member_replication_lag",
         "mongodb_connections",
     },
-    "danielqsj kafka-exporter 1.9": {
-        "kafka_topic_partition_under_replicated_partition",
-        "kafka_topic_partition_in_sync_replica",
+    # Named by our own rules files (charts/nexus-database/files/jmx-*.yaml), exported live in the data-plane tier.
+    "the Kafka brokers' JMX exporter agent (files/jmx-kafka.yaml)": {
+        "kafka_server_replicamanager_underreplicatedpartitions",
+        "kafka_controller_kafkacontroller_offlinepartitionscount",
+        "kafka_controller_kafkacontroller_activecontrollercount",
     },
     "postgres-exporter v0.17.1": {
         "pg_replication_lag_seconds",

@@ -101,7 +101,8 @@ def workload(manifests: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def config_map(manifests: list[dict[str, Any]]) -> dict[str, str]:
-    return one(manifests, "ConfigMap")["data"]
+    """The service's environment ConfigMap (named like its workload; a scraped service also has a dashboard one)."""
+    return one(manifests, "ConfigMap", workload(manifests)["metadata"]["name"])["data"]
 
 
 def pod_spec(manifests: list[dict[str, Any]]) -> dict[str, Any]:
@@ -137,7 +138,14 @@ def test_the_component_values_of_each_stack_lint_strictly(service, stack):
 @pytest.mark.parametrize(("service", "stack"), ALL_STACKS)
 def test_the_component_values_of_each_stack_render_schema_valid_objects(service, stack):
     names = {m["metadata"]["name"] for m in rendered_stack(service, stack)}
-    assert names == {service} | ({f"{service}-headless"} if service == QUERY_SERVICE and stack == "prod" else set())
+    headless = {f"{service}-headless"} if service == QUERY_SERVICE and stack == "prod" else set()
+    # A scraped service ships its Grafana dashboard ConfigMap too.
+    dashboard = (
+        {f"{service}-dashboard"}
+        if stack_values(service, stack).get("metrics", {}).get("serviceMonitor", {}).get("enabled")
+        else set()
+    )
+    assert names == {service} | headless | dashboard
 
 
 # --- Replicas, autoscaling, disruption budgets -----------------------------------------------------------------
