@@ -24,6 +24,11 @@ def create_provider(stack: str, target: KubernetesTarget) -> k8s.Provider:
         render_yaml_to_directory=target.renderYamlToDirectory,
         # Server-side apply gives field-level ownership and the API server's own diff in previews.
         enable_server_side_apply=True,
+        # A changed Secret or ConfigMap is updated in place. The provider's default replaces it, and a named
+        # object is replaced by deleting it first: a rotation would leave a window in which the Secret pods
+        # start from does not exist (pulumi-kubernetes#1568). Objects marked immutable are still replaced.
+        enable_secret_mutable=True,
+        enable_config_map_mutable=True,
     )
 
 

@@ -8,7 +8,8 @@ real server; growing a read pool or a tenant's RAM updates those objects in plac
 StatefulSet or a PersistentVolumeClaim; bad config fails before the cluster is touched; destroy removes
 the workloads but keeps the claims and the namespaces that hold data.
 
-The tests run in file order on one stack (module fixtures chain: dev -> changed -> rejected -> destroyed).
+The tests run in file order on one stack (module fixtures chain: dev -> changed -> rotated -> rejected ->
+destroyed).
 The FluxionDB tenant example-basic starts at 1Gi of RAM here (the committed dev file says 512Mi) so the
 change is the issue's 1Gi -> 2Gi.
 """
@@ -192,9 +193,139 @@ def test_no_statefulset_or_claim_was_recreated(changed: Dev) -> None:
     assert {k: after.get(k) for k in before} == before
 
 
+# Rotated in one `up` (README, "Rotating credentials"): a data-tier service login and admin, Redis, the orders
+# cluster's user and core-pipeline's login.
+ROTATION = {
+    "dataTier.product-postgres.user": 1,
+    "dataTier.product-postgres.admin": 1,
+    "dataTier.redis.password": 1,
+    "postgresClusters.orders.user": 1,
+    "corePipeline.database": 1,
+}
+# Pods that read a rotated credential, and must roll: (kind, namespace, name).
+ROTATED_READERS = [
+    ("statefulset", "data", "product-postgres"),
+    ("statefulset", "data", "redis"),
+    ("statefulset", "postgres", "orders-postgresql-primary"),
+    ("deployment", "core-pipeline", "core-pipeline"),
+]
+
+
+def pod_template_annotations(kubectl: Kubectl, kind: str, namespace: str, name: str) -> dict[str, str]:
+    return workload(kubectl, kind, namespace, name)["spec"]["template"]["metadata"].get("annotations", {})
+
+
+def engine_events(stream: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.splitlines() if line.strip().startswith("{")]
+
+
 @pytest.fixture(scope="module")
-def rejected(changed: Dev, kubectl: Kubectl) -> Dev:
+def rotated(changed: Dev, kubectl: Kubectl) -> Dev:
+    """Credentials rotated: the preview's steps, the engine's event log of the `up`, the readers' pod templates
+    and the workloads' uids before and after."""
+    changed.facts["rotation_uids_before"] = uids(kubectl, "statefulsets,persistentvolumeclaims")
+    changed.facts["annotations_before"] = {r: pod_template_annotations(kubectl, *r) for r in ROTATED_READERS}
+    changed.stack.update_config({"credentialRotation": ROTATION})
+    preview = changed.stack.run("preview", "--json").check("pulumi preview --json of the rotation")
+    changed.facts["rotation_steps"] = json.loads(preview.stdout)["steps"]
+    # `up --json` streams the engine's events, one JSON object a line, in the order the engine emits them.
+    up = changed.stack.up("--json").check("pulumi up of the rotation")
+    changed.facts["rotation_events"] = engine_events(up.stdout)
+    changed.facts["rotation_uids_after"] = uids(kubectl, "statefulsets,persistentvolumeclaims")
+    changed.facts["annotations_after"] = {r: pod_template_annotations(kubectl, *r) for r in ROTATED_READERS}
+    changed.facts["rotated_secrets"] = changed.stack.outputs(show_secrets=True)
+    return changed
+
+
+def _replaced(steps: list[dict[str, Any]]) -> set[str]:
+    """The types (without their parents') of the resources the steps replace."""
+    return {s["urn"].split("::")[-2].rsplit("$", 1)[-1] for s in steps if s["op"] in REPLACING_OPS}
+
+
+def test_a_rotation_replaces_only_passwords_jobs_and_their_content_named_scripts(rotated: Dev) -> None:
+    steps = rotated.facts["rotation_steps"]
+    assert _replaced(steps) <= {
+        "random:index/randomPassword:RandomPassword",
+        "kubernetes:batch/v1:Job",
+        "kubernetes:core/v1:ConfigMap",
+    }
+    # Secrets and ConfigMaps are updated in place (the provider's enableSecretMutable/enableConfigMapMutable):
+    # only the Jobs' own immutable, content-named script ConfigMaps are replaced.
+    replaced_config_maps = [
+        s for s in steps if s["op"] in REPLACING_OPS and s["urn"].split("::")[-2].endswith("core/v1:ConfigMap")
+    ]
+    assert all(
+        (s.get("newState") or s.get("oldState") or {}).get("inputs", {}).get("immutable") for s in replaced_config_maps
+    )
+    before, after = rotated.facts["rotation_uids_before"], rotated.facts["rotation_uids_after"]
+    assert {k: after.get(k) for k in before} == before, "a StatefulSet or claim was recreated"
+
+
+def _finished(events: list[dict[str, Any]], name_part: str, kind: str) -> list[int]:
+    """Sequence numbers at which the engine finished a resource step of `kind` whose name contains `name_part`."""
+    return [
+        e["sequence"]
+        for e in events
+        if "resOutputsEvent" in e
+        and e["resOutputsEvent"]["metadata"]["type"] == kind
+        and name_part in e["resOutputsEvent"]["metadata"]["urn"].rsplit("::", 1)[-1]
+        and e["resOutputsEvent"]["metadata"]["op"] != "same"
+    ]
+
+
+def _started(events: list[dict[str, Any]], name_part: str, kind: str) -> list[int]:
+    return [
+        e["sequence"]
+        for e in events
+        if "resourcePreEvent" in e
+        and e["resourcePreEvent"]["metadata"]["type"] == kind
+        and e["resourcePreEvent"]["metadata"]["urn"].rsplit("::", 1)[-1] == name_part
+        and e["resourcePreEvent"]["metadata"]["op"] != "same"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("job", "secret"),
+    [
+        ("product-postgres-rotation", "data-tier-product-postgres-secret"),
+        ("redis-rotation", "data-tier-redis-secret"),
+        ("orders-rotation", "orders-credentials"),
+        ("core-pipeline-db-bootstrap", "core-pipeline-credentials"),
+    ],
+)
+def test_each_rotation_job_finishes_before_the_secret_its_clients_read_changes(rotated: Dev, job: str, secret: str):
+    events = rotated.facts["rotation_events"]
+    jobs_done = _finished(events, job, "kubernetes:batch/v1:Job")
+    secret_update = _started(events, secret, "kubernetes:core/v1:Secret")
+    assert jobs_done and secret_update, (job, secret)
+    assert min(jobs_done) < min(secret_update)
+
+
+@pytest.mark.parametrize("reader", ROTATED_READERS, ids=lambda r: "/".join(r))
+def test_every_pod_that_reads_a_rotated_credential_rolls(rotated: Dev, reader) -> None:
+    before, after = rotated.facts["annotations_before"][reader], rotated.facts["annotations_after"][reader]
+    changed = {k for k in after if k.startswith("checksum/secret-") and after[k] != before.get(k)}
+    assert changed, f"{reader}: no checksum/secret-* annotation changed ({before} -> {after})"
+
+
+def test_the_outputs_hand_app_teams_the_rotated_logins(rotated: Dev) -> None:
+    outputs = rotated.facts["rotated_secrets"]
+    product = outputs["dataTier"]["postgres"]["product"]
+    assert product["username"] == "productservice_alt"
+    assert unquote(product["url"].split("@")[0].split(":")[-1]) != unquote(
+        rotated.secrets["dataTier"]["postgres"]["product"]["url"].split("@")[0].split(":")[-1]
+    )
+    assert outputs["postgres"]["orders"]["username"].endswith("_alt")
+
+
+def test_a_second_preview_after_the_rotation_shows_no_changes(rotated: Dev) -> None:
+    rotated.stack.preview("--expect-no-changes").check("pulumi preview --expect-no-changes after the rotation")
+
+
+@pytest.fixture(scope="module")
+def rejected(rotated: Dev, kubectl: Kubectl) -> Dev:
     """A read replica count below zero: the program must refuse it before touching the cluster."""
+    changed = rotated
     good = changed.stack.config()
     versions = resource_versions(kubectl)
     changed.stack.update_config({"postgresClusters": {"orders": {"readReplicaCount": -1}}})
