@@ -32,7 +32,7 @@ from platform_config.postgres import PostgresImage
 
 from .endpoints import DatabaseEndpoint, DatabaseLocation
 from .helm import deploy_chart, local_chart
-from .kubernetes import create_namespace, service_host, standard_labels
+from .kubernetes import client_job_spec, create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting
 from .postgres_cluster import ADMIN_PASSWORD_KEY as POSTGRES_ADMIN_PASSWORD_KEY
 from .postgres_cluster import ADMIN_USER as POSTGRES_ADMIN_USER
@@ -236,7 +236,6 @@ def bootstrap_job_spec(
     container = {
         "name": "psql",
         "image": image,
-        "imagePullPolicy": "IfNotPresent",
         "command": [
             "psql",
             "-v",
@@ -258,44 +257,16 @@ def bootstrap_job_spec(
             secret_env("PGPASSWORD", admin_secret, admin_secret_key),
             secret_env("APP_PASSWORD", user_secret, DB_USER_PASSWORD_KEY),
         ],
-        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": BOOTSTRAP_UID,
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
-        "volumeMounts": [
-            {"name": "bootstrap", "mountPath": "/bootstrap", "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
     }
-    return {
-        # Retries cover the window in which the primary is still starting; the Job is never deleted by a TTL
-        # (Pulumi would see it vanish and recreate it on every refresh).
-        "backoffLimit": 6,
-        "activeDeadlineSeconds": 900,
-        "template": {
-            "metadata": {"labels": standard_labels(COMPONENT, {"app.kubernetes.io/name": f"{COMPONENT}-db-bootstrap"})},
-            "spec": {
-                "restartPolicy": "Never",
-                "automountServiceAccountToken": False,
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": BOOTSTRAP_UID,
-                    "fsGroup": BOOTSTRAP_UID,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "containers": [container],
-                "volumes": [
-                    {"name": "bootstrap", "configMap": {"name": script_config_map}},
-                    {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
-                ],
-            },
-        },
-    }
+    return client_job_spec(
+        container,
+        uid=BOOTSTRAP_UID,
+        labels=standard_labels(COMPONENT, {"app.kubernetes.io/name": f"{COMPONENT}-db-bootstrap"}),
+        script_volume=("bootstrap", script_config_map, "/bootstrap"),
+        # Retries cover the window in which the primary is still starting.
+        backoff_limit=6,
+        active_deadline_seconds=900,
+    )
 
 
 class CorePipeline(Exporting, pulumi.ComponentResource):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -60,3 +61,60 @@ def create_namespace(
         metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels=standard_labels(component, labels)),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=retain)),
     )
+
+
+def client_job_spec(
+    container: Mapping[str, Any],
+    *,
+    uid: int,
+    labels: Mapping[str, str],
+    script_volume: tuple[str, str, str],
+    backoff_limit: int,
+    active_deadline_seconds: int,
+    extra_pod_spec: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The spec of a Job that runs one database client to completion (core-pipeline's bootstrap, the rotation
+    Jobs): `container` (name, image, command, env) runs as `uid`, non-root, with a read-only root filesystem and
+    nothing but its script (`script_volume`: volume name, ConfigMap, mount path, read-only) and a small /tmp.
+    No TTL: Pulumi would see the Job vanish and create it again on every refresh."""
+    volume, config_map, mount_path = script_volume
+    client = {
+        **container,
+        "imagePullPolicy": "IfNotPresent",
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": uid,
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": volume, "mountPath": mount_path, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+    return {
+        "backoffLimit": backoff_limit,
+        "activeDeadlineSeconds": active_deadline_seconds,
+        "template": {
+            "metadata": {"labels": dict(labels)},
+            "spec": {
+                "restartPolicy": "Never",
+                "automountServiceAccountToken": False,
+                **(extra_pod_spec or {}),
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": uid,
+                    "fsGroup": uid,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containers": [client],
+                "volumes": [
+                    {"name": volume, "configMap": {"name": config_map}},
+                    {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
+                ],
+            },
+        },
+    }

@@ -38,7 +38,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .kubernetes import standard_labels
+from .kubernetes import client_job_spec, standard_labels
 from .secrets import generated_password, opaque_secret
 
 PROGRAMS = Path(__file__).resolve().parent / "rotation_programs"
@@ -168,56 +168,22 @@ def rotation_job_spec(
     env += [_secret_env(name, next_secret_name(target.target), key, optional=False) for name, key in next_keys.items()]
     # psql and redis-cli look for rc files and history under HOME; the only writable path is /tmp.
     env.append({"name": "HOME", "value": "/tmp"})
-    container = {
-        "name": "rotate",
-        "image": program.image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": [*program.command, f"/rotation/{program.file}"],
-        "env": env,
-        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": program.run_as,
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
-        "volumeMounts": [
-            {"name": "rotation", "mountPath": "/rotation", "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
-    }
+    container = {"name": "rotate", "image": program.image, "command": [*program.command, f"/rotation/{program.file}"]}
     labels = {
         **standard_labels(COMPONENT, {"app.kubernetes.io/name": f"{target.target}-rotation"}),
         **target.pod_labels,
         ROTATION_OF_LABEL: target.target,
     }
-    return {
-        # The programs retry while a server is still starting; the Job is never deleted by a TTL (Pulumi would see
-        # it vanish and create it again on every refresh).
-        "backoffLimit": 3,
-        "activeDeadlineSeconds": 600,
-        "template": {
-            "metadata": {"labels": labels},
-            "spec": {
-                "restartPolicy": "Never",
-                "automountServiceAccountToken": False,
-                "enableServiceLinks": False,
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": program.run_as,
-                    "fsGroup": program.run_as,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "containers": [container],
-                "volumes": [
-                    {"name": "rotation", "configMap": {"name": script_config_map}},
-                    {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
-                ],
-            },
-        },
-    }
+    return client_job_spec(
+        {**container, "env": env},
+        uid=program.run_as,
+        labels=labels,
+        script_volume=("rotation", script_config_map, "/rotation"),
+        # The programs retry while a server is still starting.
+        backoff_limit=3,
+        active_deadline_seconds=600,
+        extra_pod_spec={"enableServiceLinks": False},
+    )
 
 
 @dataclass
