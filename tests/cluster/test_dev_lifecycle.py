@@ -26,6 +26,7 @@ from urllib.parse import unquote
 import pytest
 
 from tests.cluster.conftest import PROGRAM_NAMESPACES, Kubectl
+from tests.rotations import DEV_ROTATION
 from tooling.engine import ProgramCopy, ScratchStack
 
 pytestmark = pytest.mark.cluster
@@ -193,15 +194,6 @@ def test_no_statefulset_or_claim_was_recreated(changed: Dev) -> None:
     assert {k: after.get(k) for k in before} == before
 
 
-# Rotated in one `up` (README, "Rotating credentials"): a data-tier service login and admin, Redis, the orders
-# cluster's user and core-pipeline's login.
-ROTATION = {
-    "dataTier.product-postgres.user": 1,
-    "dataTier.product-postgres.admin": 1,
-    "dataTier.redis.password": 1,
-    "postgresClusters.orders.user": 1,
-    "corePipeline.database": 1,
-}
 # Pods that read a rotated credential, and must roll: (kind, namespace, name).
 ROTATED_READERS = [
     ("statefulset", "data", "product-postgres"),
@@ -225,7 +217,7 @@ def rotated(changed: Dev, kubectl: Kubectl) -> Dev:
     and the workloads' uids before and after."""
     changed.facts["rotation_uids_before"] = uids(kubectl, "statefulsets,persistentvolumeclaims")
     changed.facts["annotations_before"] = {r: pod_template_annotations(kubectl, *r) for r in ROTATED_READERS}
-    changed.stack.update_config({"credentialRotation": ROTATION})
+    changed.stack.update_config({"credentialRotation": DEV_ROTATION})
     preview = changed.stack.run("preview", "--json").check("pulumi preview --json of the rotation")
     changed.facts["rotation_steps"] = json.loads(preview.stdout)["steps"]
     # `up --json` streams the engine's events, one JSON object a line, in the order the engine emits them.

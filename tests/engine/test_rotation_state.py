@@ -9,17 +9,10 @@ import base64
 import pytest
 
 from tests.engine.test_stack_lifecycle import plaintext_of, rendered_credentials
+from tests.rotations import DEV_ROTATION
 from tooling.engine import ProgramCopy
 
 pytestmark = pytest.mark.engine
-
-ROTATION = {
-    "dataTier.product-postgres.user": 1,
-    "dataTier.product-postgres.admin": 1,
-    "dataTier.redis.password": 1,
-    "postgresClusters.orders.user": 1,
-    "corePipeline.database": 1,
-}
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +20,7 @@ def rotated(engine_program: ProgramCopy):
     stack = engine_program.stack("engine-rotation", "dev")
     stack.up().check("pulumi up of dev (render mode)")
     before = rendered_credentials(stack.manifests())
-    stack.update_config({"credentialRotation": ROTATION})
+    stack.update_config({"credentialRotation": DEV_ROTATION})
     stack.up().check("pulumi up of the rotation (render mode)")
     return stack, before, rendered_credentials(stack.manifests())
 
