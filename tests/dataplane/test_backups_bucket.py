@@ -2,7 +2,8 @@
 the database's dump, then its `upload` container, files/backup-upload.sh with rclone) against a real
 S3-compatible server on loopback (S3Proxy 2.6, tooling/dataplane/s3.py), listed by the CLI's own code
 (backups/store.py), and restored by the restore Job the CLI makes from that CronJob (backups/jobs.py): its
-`fetch` container (files/restore-fetch.sh) and its `restore` container (files/restore-postgres.sh).
+`fetch` container (files/restore-fetch.sh) and its `restore` container (files/restore-postgres.sh). Redis's
+snapshot goes the same way, and is loaded from the bucket into a fresh pod as docs/backups.md describes.
 
 The prod stack's bucket and off-site bucket are pointed at S3Proxy (two buckets of one server, the
 endpoints are the only values overridden); the credentials Secrets hold S3Proxy's keys.
@@ -24,8 +25,8 @@ import pytest
 from backups.jobs import restore_job
 from backups.store import Bucket, list_backups, rclone
 from tests.dataplane.conftest import chart_namespace, rendered
-from tests.dataplane.test_backups import _checksum, _postgres_with_rows
-from tooling.dataplane import postgres, s3
+from tests.dataplane.test_backups import _checksum, _postgres_with_rows, _redis_digest, _redis_with_keys
+from tooling.dataplane import postgres, redis, s3
 from tooling.dataplane.pods import Network
 from tooling.dataplane.processes import ServerFailed
 
@@ -244,6 +245,23 @@ def test_a_failed_dump_uploads_nothing(data_tier, store, buckets):
     assert [c["name"] for c in spec["initContainers"]] == ["backup"] and [c["name"] for c in spec["containers"]] == [
         "upload"
     ]
+
+
+def test_redis_snapshot_in_the_bucket_loads_into_an_empty_server_with_the_same_keys(data_tier, store, buckets):
+    primary = _redis_with_keys(data_tier)
+    _, upload = _run_backup(data_tier, "redis")
+    assert upload.returncode == 0, upload.stderr
+    target = bucket(store, buckets["bucket"])
+    [backup] = list_backups(target, "redis")
+    assert backup.object.endswith(".rdb")
+
+    # As docs/backups.md says: the snapshot copied into a fresh pod's /data before redis starts.
+    restored = data_tier.pod("StatefulSet", "redis", 0).container("redis")
+    dump = restored.path("/data") / "dump.rdb"
+    rclone(target, "copyto", f"{target.path('redis')}/{backup.object}", str(dump))
+    data_tier.supervisor.run_as and data_tier.supervisor.run_as.own(dump)
+    redis.start(restored)
+    assert _redis_digest(restored) == _redis_digest(primary)
 
 
 # --- MongoDB: no server installs here (test_mongodb_scripts.py), so its tools are stand-ins that record
