@@ -17,8 +17,10 @@ exporter agent (files/jmx-agent.sh, rules files/jmx-kafka.yaml and files/jmx-zoo
 Kafka 3.9.0 broker and ZooKeeper 3.8.4 server (tests/dataplane/test_kafka.py says how they run), with
 jmx_prometheus_javaagent 0.18.0 from Maven Central, the version the Confluent 7.x images ship in cp-base-new.
 They run with the dev stack's values plus `metrics` on (one broker, one standalone ZooKeeper: prod's 3-server
-ensemble cannot run on one machine, its scripts bind fixed ports); the rules and dashboards checked against them
-are prod's, which name the same metrics.
+ensemble cannot run through its scripts on one machine, they bind fixed ports); the rules and dashboards checked
+against them are prod's, which name the same metrics. Prod's shape for ZooKeeper, a 3-server ensemble whose MBeans
+sit under another path (leader and followers), runs by hand on loopback ports with the chart's rules file and the
+agent loaded as the script loads it.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ import pytest
 from components.postgres_cluster import alert_rules
 from tests.dataplane.conftest import chart_namespace, new_cluster, rendered, servers_stopped_after
 from tooling.dataplane import kafka, monitoring, postgres, redis
-from tooling.dataplane.processes import wait_for
+from tooling.dataplane.paths import CP_BASE_NEW_LIB, KAFKA_LIB, java
+from tooling.dataplane.processes import port_open, wait_for
 
 STACK = "prod"
 CHART = "nexus-database"
@@ -212,3 +215,74 @@ def test_the_kafka_alerts_stay_silent_on_a_healthy_broker(jmx_prometheus):
     assert {alert: result for alert, result in firing.items() if result} == {}
     # The broker holds a ZooKeeper session, which ZooKeeper counts.
     assert float(monitoring.query(address, "zookeeper_numaliveconnections")[0]["value"][1]) >= 1
+
+
+# --- ZooKeeper as an ensemble: the rules file maps a leader's and followers' MBeans to the same names -------------
+
+# Loopback ports of the three servers (client, quorum, election, agent): zookeeper-start.sh binds fixed ports, so
+# prod's ensemble is run here by hand, each server with the chart's rules file and the agent as the script loads it.
+ENSEMBLE_PORTS = [(22181 + i, 22881 + i, 23881 + i, 17001 + i) for i in range(3)]
+
+
+@pytest.fixture(scope="module")
+def ensemble_metrics(session_root, supervisor):
+    """Three ZooKeeper 3.8.4 servers in one ensemble, each loading the JMX agent with prod's jmx-zookeeper.yaml (the
+    scripts ConfigMap's). Yields each server's /metrics text once a leader is elected."""
+    taken = [port for ports in ENSEMBLE_PORTS for port in ports if port_open("127.0.0.1", port)]
+    if taken:
+        pytest.fail(f"ports {taken} are taken on this machine: the ensemble below needs them")
+    cluster = new_cluster(session_root, supervisor, rendered("prod", CHART), chart_namespace("prod", CHART), __name__)
+    scripts = next(
+        o for o in cluster.objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-scripts")
+    )
+    root = cluster.mkdir(cluster.root / "ensemble")
+    rules = root / "jmx-zookeeper.yaml"
+    rules.write_text(scripts["data"]["jmx-zookeeper.yaml"])
+    agent = next(CP_BASE_NEW_LIB.glob("jmx_prometheus_javaagent-*.jar"))
+    peers = [
+        f"server.{i + 1}=127.0.0.1:{quorum}:{election}" for i, (_, quorum, election, _) in enumerate(ENSEMBLE_PORTS)
+    ]
+    with servers_stopped_after(supervisor):
+        servers = []
+        for i, (client, _, _, metrics) in enumerate(ENSEMBLE_PORTS):
+            data = cluster.mkdir(root / f"server-{i + 1}")
+            (data / "myid").write_text(f"{i + 1}\n")
+            config = data / "zoo.cfg"
+            config.write_text(
+                "\n".join([f"dataDir={data}", f"clientPort={client}", "clientPortAddress=127.0.0.1", "tickTime=2000"])
+                + "\ninitLimit=10\nsyncLimit=5\nadmin.enableServer=false\n"
+                + "\n".join(peers)
+                + "\n"
+            )
+            for path in (rules, data / "myid", config):
+                if supervisor.run_as:
+                    supervisor.run_as.own(path)
+            argv = [java(), "-Xmx96m", "-XX:TieredStopAtLevel=1", f"-javaagent:{agent}=127.0.0.1:{metrics}:{rules}"]
+            argv += ["-cp", f"{KAFKA_LIB}/*", "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(config)]
+            env = {"PATH": "/usr/bin:/bin", "HOME": str(data)}
+            servers.append(supervisor.start(f"zookeeper-{i + 1}", argv, env=env, cwd=data, log=data / "output.log"))
+        addresses = [f"127.0.0.1:{metrics}" for *_, metrics in ENSEMBLE_PORTS]
+
+        def elected() -> bool:
+            texts = [monitoring.metrics(a) for a in addresses]
+            return all("zookeeper_quorumsize 3.0" in t for t in texts) and any('role="Leader"' in t for t in texts)
+
+        wait_for(elected, what="a leader elected among the three servers", timeout=90, server=servers[0])
+        yield [monitoring.metrics(a) for a in addresses]
+
+
+def test_an_ensembles_leader_and_followers_export_every_zookeeper_metric_our_rules_and_dashboards_name(
+    ensemble_metrics,
+):
+    names = set(named(("zookeeper_",)))
+    assert names
+    for text in ensemble_metrics:
+        exported = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line.startswith("zookeeper_")}
+        assert names <= exported, sorted(names - exported)
+    roles = sorted(
+        line.split('role="')[1].split('"')[0]
+        for text in ensemble_metrics
+        for line in text.splitlines()
+        if line.startswith("zookeeper_numaliveconnections{")
+    )
+    assert roles == ["Follower", "Follower", "Leader"]
