@@ -166,15 +166,12 @@ def cmd_restore(ctx: Context, args: argparse.Namespace) -> int:
         cronjob,
         name,
         component=args.component,
-        backup_object=backup.object if backup else "",
+        backup_object=backup.object if backup else None,
         source=SOURCES.get(args.source),
         force=args.force,
         host=args.into,
+        date=args.backup_date.replace("-", ""),
     )
-    if backup is None:  # from the volume: the restore script picks the newest dump of that date
-        for container in job["spec"]["template"]["spec"]["containers"]:
-            container["env"] = [e for e in container["env"] if e["name"] != "RESTORE_FILE"]
-            container["env"].append({"name": "RESTORE_DATE", "value": args.backup_date.replace("-", "")})
     ctx.kube.create(job)
     print(f"job {ctx.kube.namespace}/{name} created; waiting", file=ctx.out)
     ok = ctx.kube.wait_job(name, args.timeout)

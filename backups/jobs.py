@@ -85,13 +85,16 @@ def restore_job(
     name: str,
     *,
     component: str,
-    backup_object: str,
+    backup_object: str | None,
     source: str | None,
     force: bool,
     host: str | None = None,
+    date: str | None = None,
 ) -> dict[str, Any]:
     """A Job restoring `backup_object` of `component`: from the bucket `source` (BUCKET or OFFSITE), or from
-    the backup volume when `source` is None; into `host` (another server: a fresh one) or the running one."""
+    the backup volume when `source` is None; into `host` (another server: a fresh one) or the running one.
+    From the volume, `backup_object` None with `date` (YYYYMMDD) restores that day's newest dump (the
+    restore script picks it: the CLI cannot list a volume)."""
     kind = backup_kind(cronjob)
     if kind not in RESTORABLE:
         raise JobError(f"{component} ({kind}) has no restore Job: see docs/backups.md for restoring {kind}")
@@ -109,18 +112,22 @@ def restore_job(
     restore = copy.deepcopy(containers["backup"])
     restore["name"] = "restore"
     restore["command"] = ["bash", f"/scripts/restore-{kind}.sh"]
-    if source is None:
-        restore_file = f"/backups/{component}/{backup_object}"
+    if backup_object is None and (source is not None or date is None):
+        raise JobError("a restore from a bucket names its object; one from the volume, its object or its date")
+    if backup_object is None:
+        which = {"RESTORE_DATE": str(date)}
+    elif source is None:
+        which = {"RESTORE_FILE": f"/backups/{component}/{backup_object}"}
     else:
-        restore_file = f"/backups/{component}/.restore/{backup_object}"
-    _env(restore, {"RESTORE_FILE": restore_file, "FORCE": "yes" if force else "no", **({"HOST": host} if host else {})})
+        which = {"RESTORE_FILE": f"/backups/{component}/.restore/{backup_object}"}
+    _env(restore, {**which, "FORCE": "yes" if force else "no", **({"HOST": host} if host else {})})
     pod["containers"] = [restore]
     pod.pop("initContainers", None)
     if source is not None:
         fetch = copy.deepcopy(containers["upload"])
         fetch["name"] = "fetch"
         fetch["command"] = ["sh", "/scripts/restore-fetch.sh"]
-        _env(fetch, {"SOURCE": source, "BACKUP_OBJECT": backup_object, "RESTORE_FILE": restore_file})
+        _env(fetch, {"SOURCE": source, "BACKUP_OBJECT": str(backup_object), **which})
         pod["initContainers"] = [fetch]
     return {
         "apiVersion": "batch/v1",

@@ -247,6 +247,30 @@ def test_a_failed_dump_uploads_nothing(data_tier, store, buckets):
     ]
 
 
+def test_a_restore_from_the_volume_by_date_takes_that_days_newest_dump(data_tier):
+    primary, database = _postgres_with_rows(data_tier, rows=30)
+    pod = data_tier.pod("CronJob", "product-postgres-backup")
+    assert pod.container("backup").run(timeout=120).returncode == 0
+    before = _checksum(primary, database)
+    day = (pod.container("backup").path("/tmp") / "last-backup").read_text()[:8]
+    postgres.psql(primary, "DROP TABLE products", database=database)
+
+    cronjob = data_tier.find("CronJob", "product-postgres-backup")
+    job = restore_job(
+        dict(cronjob),
+        "product-postgres-restore-by-date",
+        component="product-postgres",
+        backup_object=None,
+        source=None,
+        force=False,
+        date=day,
+    )
+    data_tier.objects.append(job)
+    result = data_tier.pod("Job", "product-postgres-restore-by-date").container("restore").run(timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert _checksum(primary, database) == before
+
+
 def test_redis_snapshot_in_the_bucket_loads_into_an_empty_server_with_the_same_keys(data_tier, store, buckets):
     primary = _redis_with_keys(data_tier)
     _, upload = _run_backup(data_tier, "redis")
