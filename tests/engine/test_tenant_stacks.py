@@ -1,0 +1,83 @@
+"""A tenant stack on the real engine, rendering to a directory next to its platform stack's: its outputs keep the
+contract `fluxion.tenants.<id>` had, its second preview is empty, and raising `apiKeyGeneration` rotates a
+generated API key: a new key in the Secret and a new checksum on the pod, so it rolls."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from platform_config.fluxion import TenantConfig
+from tenants.engine import AutomationEngine
+from tooling.engine import ProgramCopy, ScratchStack
+from tooling.outputs_contract import load_schema
+
+pytestmark = pytest.mark.engine
+
+PLATFORM = "tenant-render"
+TENANT = TenantConfig(id="acme", ram="1Gi")
+
+
+@dataclass
+class Tenant:
+    platform: ScratchStack
+    engine: AutomationEngine
+    outputs: dict[str, Any]
+
+    def manifest(self, kind: str, name: str) -> dict[str, Any]:
+        for path in sorted(self.platform.rendered.rglob("*.yaml")):
+            for document in yaml.safe_load_all(path.read_text()):
+                if document and document["kind"] == kind and document["metadata"]["name"] == name:
+                    return document
+        raise AssertionError(f"no {kind} {name} rendered")
+
+
+@pytest.fixture(scope="module")
+def tenant(engine_program: ProgramCopy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
+    platform = engine_program.stack(PLATFORM, "dev", overrides={"fluxion": {"tenants": []}})
+    platform.up().check("pulumi up of the platform stack (render mode)")
+    saved = dict(os.environ)
+    os.environ.update(engine_program.env)  # the Automation API runs the CLI in this environment
+    try:
+        engine = AutomationEngine(
+            PLATFORM, f"organization/nexus-platform/{PLATFORM}", Path(tmp_path_factory.mktemp("ws")), env={}
+        )
+        yield Tenant(platform, engine, engine.apply(TENANT, None, lambda _: None))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_the_tenant_stacks_outputs_keep_the_contract_of_a_platform_tenant(tenant: Tenant) -> None:
+    schema = load_schema()
+    with_key = tenant.engine.outputs("acme", show_secrets=True)
+    assert with_key is not None and with_key["apiKey"]
+    jsonschema.validate(with_key, {**schema["definitions"]["fluxionTenant"], "definitions": schema["definitions"]})
+    assert "apiKey" not in tenant.outputs
+
+
+def test_a_tenant_stacks_second_preview_changes_nothing(tenant: Tenant) -> None:
+    assert tenant.engine.pending_changes("acme") == {}
+
+
+def test_raising_the_api_key_generation_rotates_the_key_and_rolls_the_pod(tenant: Tenant) -> None:
+    def key_and_checksum() -> tuple[str, str]:
+        secret = tenant.manifest("Secret", "fluxiondb-acme-api-key")
+        pod = tenant.manifest("Deployment", "fluxiondb-acme")["spec"]["template"]["metadata"]["annotations"]
+        # The provider renders a Secret's stringData into base64 `data`, as the API server would store it.
+        key = base64.b64decode(secret["data"]["secret-key"]).decode()
+        return key, pod["checksum/secret-fluxiondb-acme-api-key"]
+
+    before = key_and_checksum()
+    tenant.engine.apply(TENANT.model_copy(update={"apiKeyGeneration": 1}), None, lambda _: None)
+    after = key_and_checksum()
+    assert after[0] != before[0] and after[1] != before[1]
+    assert tenant.engine.outputs("acme", show_secrets=True)["apiKey"] == after[0]
