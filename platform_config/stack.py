@@ -18,6 +18,7 @@ from .operator_secrets import OPERATOR_SECRET_KEYS
 from .order_platform import OrderPlatformSecret, OrderPlatformSection
 from .postgres import PostgresChartSource, PostgresClusterConfig
 from .rotation import Generation, check_rotation
+from .security import SecurityConfig
 
 # What the config model sees of an operator secret read from Pulumi: only that it is set (the value stays
 # an Output marked secret, handed to the component by `PlatformConfig.operator_secret`).
@@ -39,6 +40,8 @@ class PlatformConfig(StrictModel):
     fluxion: FluxionConfig = Field(default_factory=FluxionConfig)
     # Credential id -> rotation generation (platform_config.rotation); unlisted credentials are at 0.
     credentialRotation: dict[str, Generation] = Field(default_factory=dict)
+    # TLS in transit and audit logging (platform_config.security).
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     # The operator secrets (platform_config.operator_secrets): credentials for systems this program does not
     # deploy. Declared after orderPlatform, whose generateMissingSecrets decides whether a missing one is an error.
     orderPlatformKeycloakClientSecret: OrderPlatformSecret
