@@ -282,6 +282,8 @@ The ingress rules of one database's NetworkPolicy (networkPolicy.mode basic or s
 {{- $mode := $root.Values.networkPolicy.mode }}
 {{- $ctx := dict "context" $root "component" .workload.component }}
 {{- $port := .workload.port }}
+{{- /* A kind whose TLS listener is a port of its own (workloads: tlsPort) admits it as well while TLS is on. */}}
+{{- $tlsPort := .workload.tlsPort }}
 {{- with .workload }}
 {{- if eq $mode "basic" }}
 # The data tier's own pods: replication, backups, Kafka to ZooKeeper.
@@ -299,6 +301,9 @@ The ingress rules of one database's NetworkPolicy (networkPolicy.mode basic or s
             values: {{ $root.Values.networkPolicy.allowedNamespaces | toJson }}
   ports:
     - {protocol: TCP, port: {{ $port }}}
+    {{- if and $tlsPort (include "nexus-database.tls.enabled" $root) }}
+    - {protocol: TCP, port: {{ $tlsPort }}}
+    {{- end }}
 {{- end }}
 {{- else }}
 # strict: only this database's own members, its backup job and its credential rotation job...
@@ -333,6 +338,9 @@ The ingress rules of one database's NetworkPolicy (networkPolicy.mode basic or s
       {{- end }}
   ports:
     - {protocol: TCP, port: {{ $port }}}
+    {{- if and $tlsPort (include "nexus-database.tls.enabled" $root) }}
+    - {protocol: TCP, port: {{ $tlsPort }}}
+    {{- end }}
 {{- end }}
 {{- end }}
 {{- if and $root.Values.metrics.enabled .metricsPort }}
@@ -399,4 +407,52 @@ zookeeper:
     - {title: "Znodes", expr: "zookeeper_datatree_nodecount{namespace=\"$namespace\"}"}
     - {title: "Watches", expr: "zookeeper_datatree_watchcount{namespace=\"$namespace\"}"}
     - {title: "Server JVM heap used", expr: "jvm_memory_bytes_used{namespace=\"$namespace\", area=\"heap\", pod=~\"zookeeper-[0-9]+\"}"}
+{{- end }}
+
+{{/*
+The ServiceAccount one workload's pods run as: (dict "component" "product-postgres"). One per workload, so a
+binding or a policy can name it; its token is never mounted (no pod of the data tier calls the Kubernetes API).
+A backup CronJob is a workload of its own: (dict "component" "product-postgres" "backup" true).
+*/}}
+{{- define "nexus-database.serviceAccountName" -}}
+{{- if .backup }}{{ printf "%s-backup" .component }}{{ else }}{{ .component }}{{ end }}
+{{- end }}
+
+{{/*
+TLS (tls.mode). "true" when servers offer TLS / when they refuse plaintext; call with the root context.
+*/}}
+{{- define "nexus-database.tls.enabled" -}}
+{{- if ne .Values.tls.mode "disabled" }}true{{ end }}
+{{- end }}
+{{- define "nexus-database.tls.required" -}}
+{{- if eq .Values.tls.mode "required" }}true{{ end }}
+{{- end }}
+
+{{/*
+The Secret holding one workload's server certificate (tls.crt, tls.key, ca.crt), issued by cert-manager from the
+Certificate of the same name: (dict "component" "product-postgres").
+*/}}
+{{- define "nexus-database.tls.secretName" -}}
+{{- printf "%s-tls" .component }}
+{{- end }}
+
+{{/*
+Where every server reads its certificate, key and CA bundle.
+*/}}
+{{- define "nexus-database.tls.mountPath" -}}
+/tls
+{{- end }}
+
+{{/*
+The certificate volume of one workload's pods (when TLS is enabled): (dict "component" ...). Group-readable
+(fsGroup) only: PostgreSQL refuses a key file others can read.
+*/}}
+{{- define "nexus-database.tls.volume" -}}
+- name: tls
+  secret:
+    secretName: {{ include "nexus-database.tls.secretName" . }}
+    defaultMode: 0440
+{{- end }}
+{{- define "nexus-database.tls.volumeMount" -}}
+- {name: tls, mountPath: {{ include "nexus-database.tls.mountPath" . }}, readOnly: true}
 {{- end }}
