@@ -30,9 +30,10 @@ from platform_config.core_pipeline import CorePipelineConfig
 from platform_config.monitoring import ScrapeConfig
 from platform_config.postgres import PostgresImage
 
+from .certificates import postgres_tls_env
 from .endpoints import DatabaseEndpoint, DatabaseLocation
 from .helm import deploy_chart, local_chart
-from .kubernetes import client_job_spec, create_namespace, service_host, standard_labels
+from .kubernetes import client_job_spec, create_namespace, service_account, service_host, standard_labels
 from .outputs import Exported, Exporting
 from .postgres_cluster import ADMIN_PASSWORD_KEY as POSTGRES_ADMIN_PASSWORD_KEY
 from .postgres_cluster import ADMIN_USER as POSTGRES_ADMIN_USER
@@ -46,6 +47,8 @@ DEFAULT_KAFKA_PORT = 9092
 DB_USER_PASSWORD_KEY = "password"
 # The Bitnami PostgreSQL image runs as this UID; the Job runs its psql as the same non-root user.
 BOOTSTRAP_UID = 1001
+# The ServiceAccount of the bootstrap Jobs, in the cluster's namespace (no token: psql needs no API).
+BOOTSTRAP_SERVICE_ACCOUNT = f"{COMPONENT}-db-bootstrap"
 
 # Idempotent: every statement either creates what is missing or sets what it should be, so re-running it (a new
 # Job after any change) converges. psql quotes :'x' as a literal and :"x" as an identifier; \getenv (psql 15+)
@@ -89,6 +92,8 @@ class CorePipelineArgs:
     postgres_admin_secret_key: str = POSTGRES_ADMIN_PASSWORD_KEY
     # The rotation generation of the service's database login (platform_config.rotation: corePipeline.database).
     database_generation: int = 0
+    # With TLS on: the cluster's certificate Secret (in its namespace), whose `ca.crt` the bootstrap verifies against.
+    postgres_ca_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -227,8 +232,10 @@ def bootstrap_job_spec(
     admin_secret_key: str,
     user_secret: str,
     script_config_map: str,
+    ca_secret: str | None = None,
 ) -> dict[str, Any]:
-    """The Job's spec: psql as the cluster admin, running BOOTSTRAP_SQL with the service's role and database."""
+    """The Job's spec: psql as the cluster admin, running BOOTSTRAP_SQL with the service's role and database (over
+    TLS, the certificate and host name verified, when `ca_secret` names the cluster's certificate Secret)."""
 
     def secret_env(env_name: str, secret: str, key: str) -> dict[str, Any]:
         return {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
@@ -256,6 +263,7 @@ def bootstrap_job_spec(
             {"name": "HOME", "value": "/tmp"},
             secret_env("PGPASSWORD", admin_secret, admin_secret_key),
             secret_env("APP_PASSWORD", user_secret, DB_USER_PASSWORD_KEY),
+            *({"name": name, "value": value} for name, value in postgres_tls_env(ca_secret is not None).items()),
         ],
     }
     return client_job_spec(
@@ -266,6 +274,8 @@ def bootstrap_job_spec(
         # Retries cover the window in which the primary is still starting.
         backoff_limit=6,
         active_deadline_seconds=900,
+        service_account_name=BOOTSTRAP_SERVICE_ACCOUNT,
+        ca_secret=ca_secret,
     )
 
 
@@ -407,7 +417,15 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
                 admin_secret_key=args.postgres_admin_secret_key,
                 user_secret=str(parts[3]),
                 script_config_map=str(parts[4]),
+                ca_secret=args.postgres_ca_secret,
             )
+        )
+        account = service_account(
+            f"{name}-db-bootstrap-account",
+            name=BOOTSTRAP_SERVICE_ACCOUNT,
+            namespace=postgres.namespace,
+            labels=labels,
+            opts=child_opts,
         )
         return k8s.batch.v1.Job(
             f"{name}-db-bootstrap",
@@ -419,7 +437,7 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
                 annotations={"pulumi.com/replaceUnready": "true"},
             ),
             spec=spec,
-            opts=child_opts,
+            opts=pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(depends_on=[account])),
         )
 
 

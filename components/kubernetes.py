@@ -63,6 +63,34 @@ def create_namespace(
     )
 
 
+def service_account(
+    resource_name: str,
+    *,
+    name: str,
+    namespace: pulumi.Input[str],
+    labels: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> k8s.core.v1.ServiceAccount:
+    """A workload's own ServiceAccount. Its token is never mounted: no pod this program runs calls the Kubernetes
+    API, and the policy pack refuses the namespace's `default` account and mounted tokens in staging and prod."""
+    return k8s.core.v1.ServiceAccount(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=dict(labels)),
+        automount_service_account_token=False,
+        opts=opts,
+    )
+
+
+# Where a client Job finds the CA its server's certificate is verified against (TLS_CA_FILE in its environment).
+TLS_CA_DIR = "/tls"
+TLS_CA_FILE = f"{TLS_CA_DIR}/ca.crt"
+
+
+def ca_only_volume(name: str, certificate_secret: str) -> dict[str, Any]:
+    """A pod volume with only `ca.crt` of a certificate Secret (cert-manager's): a client gets the CA, never the key."""
+    return {"name": name, "secret": {"secretName": certificate_secret, "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
+
+
 def client_job_spec(
     container: Mapping[str, Any],
     *,
@@ -71,15 +99,23 @@ def client_job_spec(
     script_volume: tuple[str, str, str],
     backoff_limit: int,
     active_deadline_seconds: int,
+    service_account_name: str,
+    ca_secret: str | None = None,
     extra_pod_spec: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The spec of a Job that runs one database client to completion (core-pipeline's bootstrap, the rotation
     Jobs): `container` (name, image, command, env) runs as `uid`, non-root, with a read-only root filesystem and
-    nothing but its script (`script_volume`: volume name, ConfigMap, mount path, read-only) and a small /tmp.
+    nothing but its script (`script_volume`: volume name, ConfigMap, mount path, read-only) and a small /tmp,
+    as the ServiceAccount `service_account_name` (no token). With TLS on, `ca_secret` is the server's certificate
+    Secret: only its `ca.crt` is mounted (never the server's key), at TLS_CA_FILE, named in the env the same way.
     No TTL: Pulumi would see the Job vanish and create it again on every refresh."""
     volume, config_map, mount_path = script_volume
+    ca_volumes = [ca_only_volume("tls-ca", ca_secret)] if ca_secret else []
+    ca_mounts = [{"name": "tls-ca", "mountPath": TLS_CA_DIR, "readOnly": True}] if ca_secret else []
+    ca_env = [{"name": "TLS_CA_FILE", "value": TLS_CA_FILE}] if ca_secret else []
     client = {
         **container,
+        **({"env": [*container.get("env", []), *ca_env]} if ca_env else {}),
         "imagePullPolicy": "IfNotPresent",
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
         "securityContext": {
@@ -93,6 +129,7 @@ def client_job_spec(
         "volumeMounts": [
             {"name": volume, "mountPath": mount_path, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
+            *ca_mounts,
         ],
     }
     return {
@@ -102,6 +139,7 @@ def client_job_spec(
             "metadata": {"labels": dict(labels)},
             "spec": {
                 "restartPolicy": "Never",
+                "serviceAccountName": service_account_name,
                 "automountServiceAccountToken": False,
                 **(extra_pod_spec or {}),
                 "securityContext": {
@@ -114,6 +152,7 @@ def client_job_spec(
                 "volumes": [
                     {"name": volume, "configMap": {"name": config_map}},
                     {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
+                    *ca_volumes,
                 ],
             },
         },

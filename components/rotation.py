@@ -38,7 +38,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .kubernetes import client_job_spec, standard_labels
+from .kubernetes import client_job_spec, service_account, standard_labels
 from .secrets import generated_password, opaque_secret
 
 PROGRAMS = Path(__file__).resolve().parent / "rotation_programs"
@@ -134,6 +134,13 @@ class RotationTarget:
     namespace: pulumi.Input[str]
     live_secret: str
     pod_labels: Mapping[str, str]
+    # With TLS on: the server's certificate Secret, whose `ca.crt` the Job verifies the server against.
+    ca_secret: str | None = None
+
+
+def rotation_service_account_name(target: str) -> str:
+    """The ServiceAccount every rotation Job of `target` runs as (one per target: a workload of its own)."""
+    return f"{target}-rotation"
 
 
 def fingerprint(parts: Mapping[str, Any]) -> str:
@@ -182,6 +189,8 @@ def rotation_job_spec(
         # The programs retry while a server is still starting.
         backoff_limit=3,
         active_deadline_seconds=600,
+        service_account_name=rotation_service_account_name(target.target),
+        ca_secret=target.ca_secret,
         extra_pod_spec={"enableServiceLinks": False},
     )
 
@@ -272,9 +281,18 @@ def rotation_jobs(
             "current": dict(current),
             "next": sorted(next_keys),
             "generations": dict(generations),
+            # Only once TLS is on, so the Jobs of a stack without it keep their names.
+            **({"caSecret": target.ca_secret} if target.ca_secret else {}),
         }
     )
     object_name = f"{target.target}-rotate-{digest}"
+    account = service_account(
+        f"{resource_name}-account",
+        name=rotation_service_account_name(target.target),
+        namespace=target.namespace,
+        labels=labels,
+        opts=opts,
+    )
     script = k8s.core.v1.ConfigMap(
         f"{resource_name}-program",
         metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=target.namespace, labels=labels),
@@ -296,6 +314,6 @@ def rotation_jobs(
         target.namespace,
         labels,
         spec,
-        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[next_secret, script])),
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[next_secret, script, account])),
     )
     return RotationJobs(resource_name, object_name, target.namespace, labels, spec, opts, rotate)
