@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.certificates import PrivateCertificateAuthority, tls_trust
 from components.core_pipeline import CorePipeline, CorePipelineArgs, postgres_client_image
 from components.fluxion_tenant import FluxionTenant, FluxionTenantArgs, tenant_cluster, tenant_shared
 from components.kubernetes import create_provider
@@ -16,6 +17,10 @@ config = read_stack_config()
 provider = create_provider(pulumi.get_stack(), config.kubernetes)
 deploy = pulumi.ResourceOptions(providers=[provider])
 
+# TLS in transit (issue 16): the stack's private CA as cert-manager issuers, unless security.tls names the operator's.
+tls = config.security.tls
+issuer = [PrivateCertificateAuthority("tls", tls, opts=deploy)] if tls.enabled and tls.createPrivateCa else []
+
 # Bitnami PostgreSQL clusters (issue 2)
 postgres = {
     name: PostgresCluster(
@@ -25,6 +30,8 @@ postgres = {
             config.postgresChart,
             delete_data_on_destroy=config.deleteDataOnDestroy,
             rotation=config.credentialRotation,
+            security=config.security,
+            issuer=issuer,
         ),
         opts=deploy,
     )
@@ -40,6 +47,8 @@ data_tier = (
             config.environment,
             delete_data_on_destroy=config.deleteDataOnDestroy,
             rotation=config.credentialRotation,
+            security=config.security,
+            issuer=issuer,
         ),
         opts=deploy,
     )
@@ -60,6 +69,7 @@ if config.corePipeline.enabled and data_tier is not None and data_tier.redis is 
             postgres=postgres[pipeline_cluster].writer(),
             postgres_client_image=postgres_client_image(config.postgresClusters[pipeline_cluster].image),
             database_generation=config.generation(CORE_PIPELINE_DATABASE),
+            postgres_ca_secret=postgres[pipeline_cluster].ca_secret,
         ),
         opts=deploy,
     )
@@ -95,6 +105,7 @@ fluxion_tenants = {
 
 # The outputs contract for app teams: README "Stack outputs", docs/stack-outputs.schema.json.
 pulumi.export("environment", config.environment.value)
+pulumi.export("tls", tls_trust(tls).outputs())
 pulumi.export("postgres", {name: cluster.outputs() for name, cluster in postgres.items()})
 pulumi.export("dataTier", data_tier.outputs())
 pulumi.export("corePipeline", core_pipeline.outputs() if core_pipeline else None)

@@ -18,7 +18,7 @@ volumes are created here rather than by the chart, so that `pulumi destroy` keep
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,11 +28,13 @@ import pulumi_kubernetes as k8s
 from platform_config.base import Environment, Resources, quantity_to_number
 from platform_config.data_tier import MONGODB_DATABASES, POSTGRES_DATABASES, DataTierConfig, Image, ResolvedDatabase
 from platform_config.rotation import KAFKA_SASL, REDIS_PASSWORD, data_tier_mongodb, data_tier_postgres
+from platform_config.security import SecurityConfig, TlsConfig
 
 from .backups import bucket_credentials, destination_values
+from .certificates import postgres_tls_env, server_certificate, service_dns_names, tls_secret_name
 from .endpoints import DatabaseEndpoint, KafkaEndpoint
 from .helm import deploy_chart, local_chart
-from .kubernetes import CLUSTER_DOMAIN, create_namespace, service_host, standard_labels
+from .kubernetes import CLUSTER_DOMAIN, TLS_CA_FILE, create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting
 from .rotation import (
     PREVIOUS_PASSWORD_KEY,
@@ -54,6 +56,8 @@ COMPONENT = "data-tier"
 MONGODB_PORT = 27017
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
+# Redis's TLS listener while plaintext is still accepted (tls.mode enabled; required moves TLS onto 6379).
+REDIS_TLS_PORT = 6380
 KAFKA_PORT = 9092
 KAFKA_SASL_USER = "kafka"
 # Secret keys the chart reads (charts/nexus-database/values.yaml, existingSecret).
@@ -138,6 +142,10 @@ class NexusDatabaseArgs:
     delete_data_on_destroy: bool = False
     # Credential id -> rotation generation (platform_config.rotation); unlisted credentials are at 0.
     rotation: Mapping[str, int] = field(default_factory=dict)
+    # TLS in transit and audit logging (platform_config.security).
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    # What the Certificates wait for (the stack's private CA issuer), when the program creates it.
+    issuer: Sequence[pulumi.Resource] = ()
 
 
 def mongodb_component(name: str) -> str:
@@ -177,6 +185,7 @@ def chart_values(
     *,
     delete_data_on_destroy: bool,
     secret_checksums: Mapping[str, pulumi.Input[str]] | None = None,
+    security: SecurityConfig | None = None,
 ) -> dict:
     """The values handed to charts/nexus-database. Pure, so render tests feed helm the very same dict.
     `secret_checksums` (Secret name -> hash of its data) rolls the pods reading a Secret when it changes."""
@@ -214,8 +223,12 @@ def chart_values(
         for name, db in config.postgres.resolved().items()
     }
     kafka, zookeeper = config.kafka, config.kafka.zookeeper
+    security = security or SecurityConfig()
     return {
         "environment": environment.value,
+        # Unset while off, so a stack without TLS or audit renders exactly what it did before they existed.
+        **({"tls": {"mode": security.tls.mode.value}} if security.tls.enabled else {}),
+        **({"audit": {"level": security.audit.value}} if security.audit.value != "disabled" else {}),
         "secretChecksums": dict(secret_checksums or {}),
         "clusterDomain": CLUSTER_DOMAIN,
         "global": {"storageClass": config.storageClass or ""},
@@ -295,6 +308,21 @@ def workloads(config: DataTierConfig) -> dict[str, tuple[int, str]]:
     return sets
 
 
+def redis_client_port(tls: TlsConfig) -> int:
+    """The port clients reach Redis on: its TLS port while TLS is only offered (plaintext stays on 6379), else 6379
+    (plaintext when off, TLS when required)."""
+    return REDIS_TLS_PORT if tls.enabled and not tls.required else REDIS_PORT
+
+
+def server_names(statefulset: str, namespace: str) -> list[str]:
+    """The names clients reach one server by, for its certificate: its Services (`-service`, PostgreSQL's `-read`,
+    `-headless`) and every pod under the headless one."""
+    services = [f"{statefulset}-service", f"{statefulset}-headless"]
+    if statefulset.endswith("-postgres"):
+        services.insert(1, f"{statefulset}-read")
+    return service_dns_names(services, namespace, headless=[f"{statefulset}-headless"])
+
+
 def _enabled(config: DataTierConfig, statefulset: str) -> bool:
     name, kind = statefulset.rsplit("-", 1)
     resolved = config.mongodb.resolved() if kind == "mongodb" else config.postgres.resolved()
@@ -344,6 +372,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         self._namespace_name = config.namespace
         self._config = config
         self._rotation = args.rotation
+        self._tls = args.security.tls
 
         namespace = create_namespace(
             f"{name}-namespace",
@@ -375,6 +404,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         self._secret_checksums.update(bucket_checksums)
 
         backups = self._backup_volumes(config, args.delete_data_on_destroy, child_opts)
+        certificates = self._certificates(config, args, child_opts)
         claims = {**data_claims(config), **backup_claims(config)}
         storage_guard = StorageGuard(f"{name}-storage", claims=claims, opts=child_opts)
         self.chart = deploy_chart(
@@ -387,8 +417,9 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
                 args.environment,
                 delete_data_on_destroy=args.delete_data_on_destroy,
                 secret_checksums=self._secret_checksums,
+                security=args.security,
             ),
-            depends_on=[*self._secrets, *backups, storage_guard],
+            depends_on=[*self._secrets, *backups, *certificates, storage_guard],
             opts=pulumi.ResourceOptions(parent=self, transforms=[keep_claim_templates]),
         )
         grow_claims(
@@ -409,6 +440,28 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         self.kafka = self._kafka_endpoint(config, kafka_login) if config.kafka.enabled else None
         self.kafka_bootstrap_servers = self.kafka.url if self.kafka else pulumi.Output.from_input("")
         self.register_outputs(self.outputs())
+
+    # --- certificates: one per server, issued by cert-manager into `<statefulset>-tls` -----------------------
+
+    def _certificates(
+        self, config: DataTierConfig, args: NexusDatabaseArgs, opts: pulumi.ResourceOptions
+    ) -> list[k8s.apiextensions.CustomResource]:
+        tls = args.security.tls
+        if not tls.enabled:
+            return []
+        after_issuer = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(args.issuer)))
+        return [
+            server_certificate(
+                f"{self._name}-{statefulset}-certificate",
+                component=statefulset,
+                namespace=self.namespace,
+                dns_names=server_names(statefulset, config.namespace),
+                tls=tls,
+                labels=standard_labels(COMPONENT, {"app.kubernetes.io/instance": RELEASE}),
+                opts=after_issuer,
+            )
+            for statefulset in workloads(config)
+        ]
 
     # --- credentials: one generated password per user, in the Secret the chart reads ---------------------
 
@@ -452,6 +505,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             namespace=self.namespace,
             live_secret=secret_name(component),
             pod_labels=RELEASE_POD_LABELS,
+            ca_secret=tls_secret_name(component) if self._tls.enabled else None,
         )
 
     def _program(self, file: str, command: tuple[str, ...], image: Image) -> RotationProgram:
@@ -513,6 +567,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
                 "PGDATABASE": database,
                 "ADMIN_USER": POSTGRES_ADMIN_USER,
                 "REPLICATION_USER": POSTGRES_REPLICATION_USER,
+                **postgres_tls_env(self._tls.enabled),
             }
             current = {"CURRENT_ADMIN_PASSWORD": POSTGRES_ADMIN_PASSWORD_KEY}
             next_values = {
@@ -527,9 +582,10 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
                 f"{component}-{ordinal}.{component}-headless.{self._namespace_name}.svc.{CLUSTER_DOMAIN}:{MONGODB_PORT}"
                 for ordinal in range(members)
             )
+            tls_query = f"&tls=true&tlsCAFile={TLS_CA_FILE}" if self._tls.enabled else ""
             settings = {
                 **common,
-                "MONGODB_URI": f"mongodb://{hosts}/admin?replicaSet={replica_set_name(db)}",
+                "MONGODB_URI": f"mongodb://{hosts}/admin?replicaSet={replica_set_name(db)}{tls_query}",
                 "APP_DATABASE": database,
                 "ROOT_USER": MONGODB_ROOT_USER,
             }
@@ -562,7 +618,7 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
             program=self._program("rotate-redis.sh", ("sh",), config.images.redis),
             target=self._rotation_target("redis"),
             generations={"password": generation},
-            settings={"REDIS_HOSTS": hosts, "REDIS_PORT": str(REDIS_PORT)},
+            settings={"REDIS_HOSTS": hosts, "REDIS_PORT": str(redis_client_port(self._tls))},
             current={"CURRENT_PASSWORD": PASSWORD_KEY},
             next_values={"NEXT_PASSWORD": slots.active},
             opts=opts,

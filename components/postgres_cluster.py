@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from platform_config.postgres import PostgresChartSource, PostgresClusterConfig
 from platform_config.rotation import postgres_cluster
+from platform_config.security import AuditLevel, SecurityConfig, TlsConfig
 
+from .certificates import postgres_tls_env, server_certificate, service_dns_names, tls_secret_name
 from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart
 from .kubernetes import create_namespace, service_host, standard_labels
@@ -74,6 +77,10 @@ class PostgresClusterArgs:
     delete_data_on_destroy: bool = False
     # Credential id -> rotation generation (platform_config.rotation); unlisted credentials are at 0.
     rotation: Mapping[str, int] = field(default_factory=dict)
+    # TLS in transit and audit logging (platform_config.security).
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    # What the Certificate waits for (the stack's private CA issuer), when the program creates it.
+    issuer: Sequence[pulumi.Resource] = ()
 
     @property
     def namespace(self) -> str:
@@ -85,11 +92,74 @@ def service_names(fullname: str) -> tuple[str, str]:
     return f"{fullname}-primary", f"{fullname}-read"
 
 
+# Where chart 16.7.26 mounts tls.certificatesSecret, and where the required-TLS hba file goes.
+BITNAMI_CERTIFICATES_DIR = "/opt/bitnami/postgresql/certs"
+TLS_HBA_DIR = "/opt/bitnami/postgresql/conf/nexus-hba"
+# Required TLS: the pod's own probes, init scripts and exporter stay on the socket and loopback; every other client,
+# the read replicas' streaming replication included, must come over TLS (no `host` line matches them).
+TLS_REQUIRED_HBA = """\
+local    all          all                       md5
+host     all          all          127.0.0.1/32 md5
+host     all          all          ::1/128      md5
+hostssl  replication  {replication} 0.0.0.0/0    md5
+hostssl  replication  {replication} ::/0         md5
+hostssl  all          all          0.0.0.0/0    md5
+hostssl  all          all          ::/0         md5
+"""
+# Chart 16.7.26's audit values (the Bitnami image ships pgAudit, preloaded by default): per level.
+AUDIT_VALUES = {
+    AuditLevel.BASIC: {"logConnections": True, "logDisconnections": True, "pgAuditLog": "ddl, role"},
+    AuditLevel.COMPREHENSIVE: {
+        "logConnections": True,
+        "logDisconnections": True,
+        "logHostname": True,
+        "pgAuditLog": "all",
+        "pgAuditLogCatalog": "off",
+    },
+}
+
+
+def ca_secret_name(name: str, tls: TlsConfig) -> str | None:
+    """The Secret (in the cluster's namespace) whose `ca.crt` a client Job verifies the cluster against; None
+    while TLS is off."""
+    return tls_secret_name(f"{name}-postgresql") if tls.enabled else None
+
+
+def tls_hba_config_map(name: str) -> str:
+    return f"{name}-postgresql-tls-hba"
+
+
+def tls_values(name: str, tls: TlsConfig) -> dict:
+    """Chart values for TLS: the server certificate cert-manager issued (`tls.certCAFilename` stays unset: the
+    image would then demand client certificates); in required mode an hba file, for primary and read replicas
+    alike, that admits network clients only over TLS."""
+    if not tls.enabled:
+        return {}
+    fullname = f"{name}-postgresql"
+    values: dict = {
+        "tls": {
+            "enabled": True,
+            "certificatesSecret": tls_secret_name(fullname),
+            "certFilename": "tls.crt",
+            "certKeyFilename": "tls.key",
+        }
+    }
+    if tls.required:
+        hba = {
+            "extendedConfiguration": f"hba_file = '{TLS_HBA_DIR}/pg_hba.conf'\n",
+            "extraVolumes": [{"name": "tls-hba", "configMap": {"name": tls_hba_config_map(name)}}],
+            "extraVolumeMounts": [{"name": "tls-hba", "mountPath": TLS_HBA_DIR, "readOnly": True}],
+        }
+        values |= {"primary": hba, "readReplicas": hba}
+    return values
+
+
 def chart_values(
     name: str,
     config: PostgresClusterConfig,
     secret_name: str,
     secret_checksum: pulumi.Input[str] | None = None,
+    security: SecurityConfig | None = None,
 ) -> dict:
     """The values handed to the Bitnami chart. Pure, so render tests can feed the very same dict to helm.
     `secret_checksum` (of the credentials Secret, once a credential has been rotated) rolls the pods when it
@@ -130,7 +200,9 @@ def chart_values(
     if config.username != ADMIN_USER:
         auth["username"] = config.username
     pod_annotations = {f"checksum/secret-{secret_name}": secret_checksum} if secret_checksum is not None else {}
-    return {
+    security = security or SecurityConfig()
+    tls = tls_values(name, security.tls)
+    values = {
         "fullnameOverride": fullname,
         "architecture": "replication",
         "global": {"security": {"allowInsecureImages": True}},
@@ -158,7 +230,14 @@ def chart_values(
         },
         "metrics": metrics_values(fullname, config, image(config.image.exporterRepository, config.image.exporterTag)),
         "networkPolicy": {"enabled": config.networkPolicy},
+        # The chart's own ServiceAccount, its token never mounted (no PostgreSQL pod calls the Kubernetes API).
+        "serviceAccount": {"create": True, "automountServiceAccountToken": False},
+        **({"audit": AUDIT_VALUES[security.audit]} if security.audit in AUDIT_VALUES else {}),
+        **{key: value for key, value in tls.items() if key not in ("primary", "readReplicas")},
     }
+    for role in ("primary", "readReplicas"):
+        values[role] |= {"automountServiceAccountToken": False, **tls.get(role, {})}
+    return values
 
 
 # Alert thresholds of the Bitnami clusters' rules (the data tier's chart has the same defaults).
@@ -349,6 +428,7 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
             ),
         )
 
+        tls_objects = self._tls_objects(name, args, namespace.metadata.name, child_opts)
         claims = storage_claims(name, config)
         storage_guard = StorageGuard(f"{name}-storage", claims=claims, opts=child_opts)
         self.chart = deploy_chart(
@@ -364,8 +444,9 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
                 config,
                 secret_name,
                 secret_checksum({k: v for k, v in data.items() if k != ALTERNATE_PASSWORD_KEY}) if rotation else None,
+                security=args.security,
             ),
-            depends_on=[credentials, storage_guard],
+            depends_on=[credentials, *tls_objects, storage_guard],
             opts=pulumi.ResourceOptions(parent=self, transforms=[keep_claim_templates]),
         )
         grow_claims(
@@ -397,13 +478,54 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
             else USER_PASSWORD_KEY
         )
         self.password = user_password
+        # Where a client Job in the cluster's namespace finds the CA (None while TLS is off).
+        self.ca_secret = ca_secret_name(name, args.security.tls)
+        # With TLS on, clients verify the server's certificate and name (the CA: `ca.crt` of the stack's issuer).
+        query = "sslmode=verify-full" if args.security.tls.enabled else ""
         self.writer_url = connection_url(
-            "postgresql", login.username, user_password, self.writer_host, POSTGRES_PORT, config.database
+            "postgresql", login.username, user_password, self.writer_host, POSTGRES_PORT, config.database, query
         )
         self.reader_url = connection_url(
-            "postgresql", login.username, user_password, self.reader_host, POSTGRES_PORT, config.database
+            "postgresql", login.username, user_password, self.reader_host, POSTGRES_PORT, config.database, query
         )
         self.register_outputs(self.outputs())
+
+    @staticmethod
+    def _tls_objects(
+        name: str, args: PostgresClusterArgs, namespace: pulumi.Input[str], opts: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
+        """The cluster's server certificate (both roles' Services and pods) and, in required mode, its hba file."""
+        tls = args.security.tls
+        if not tls.enabled:
+            return []
+        fullname = f"{name}-postgresql"
+        services = [f"{fullname}-{role}{suffix}" for role in ("primary", "read") for suffix in ("", "-hl")]
+        headless = [f"{fullname}-{role}-hl" for role in ("primary", "read")]
+        labels = standard_labels("postgresql")
+        after_issuer = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(args.issuer)))
+        objects: list[pulumi.Resource] = [
+            server_certificate(
+                f"{name}-certificate",
+                component=fullname,
+                namespace=namespace,
+                dns_names=service_dns_names(services, args.namespace, headless=headless),
+                tls=tls,
+                labels=labels,
+                opts=after_issuer,
+            )
+        ]
+        if tls.required:
+            objects.append(
+                k8s.core.v1.ConfigMap(
+                    f"{name}-tls-hba",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        name=tls_hba_config_map(name), namespace=namespace, labels=labels
+                    ),
+                    data={"pg_hba.conf": TLS_REQUIRED_HBA.format(replication=REPLICATION_USER)},
+                    opts=opts,
+                )
+            )
+        return objects
 
     @staticmethod
     def _rotation(
@@ -429,6 +551,7 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
             "PGDATABASE": config.database,
             "ADMIN_USER": ADMIN_USER,
             "REPLICATION_USER": REPLICATION_USER,
+            **postgres_tls_env(args.security.tls.enabled),
         }
         next_values = {
             "NEXT_ADMIN_PASSWORD": data[ADMIN_PASSWORD_KEY],
@@ -446,7 +569,11 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
                 run_as=BITNAMI_UID,
             ),
             target=RotationTarget(
-                target=f"{name}-postgresql", namespace=args.namespace, live_secret=secret_name, pod_labels={}
+                target=f"{name}-postgresql",
+                namespace=args.namespace,
+                live_secret=secret_name,
+                pod_labels={},
+                ca_secret=ca_secret_name(name, args.security.tls),
             ),
             generations=rotated,
             settings=settings,
