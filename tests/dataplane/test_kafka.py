@@ -29,7 +29,8 @@ from tooling.dataplane import kafka
 # kafka-python 3.0 reads its protocol schemas with a deprecated importlib.resources call.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 CHART = "nexus-database"
-SASL = {"kafka": {"sasl": {"enabled": True}}}
+# Plaintext listeners, whatever the stack's security profile: TLS is tests/dataplane/test_tls_kafka.py's.
+SASL = {"kafka": {"sasl": {"enabled": True}}, "tls": {"mode": "disabled"}}
 
 
 @pytest.fixture(scope="module")

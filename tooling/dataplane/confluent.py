@@ -44,36 +44,114 @@ KAFKA_EXCLUDED = (
     "KAFKA_LOG4J_LOGGERS",
     "KAFKA_TOOLS_LOG4J_LOGLEVEL",
 )
-# zookeeper.properties.template's mapping, for the settings that exist in ZooKeeper 3.8 (subset we may set).
+# zookeeper.properties.template's mapping (`other_props`), in its order: only these variables become properties.
 ZOOKEEPER_PROPS = {
     "ZOOKEEPER_CLIENT_PORT": "clientPort",
     "ZOOKEEPER_TICK_TIME": "tickTime",
-    "ZOOKEEPER_INIT_LIMIT": "initLimit",
-    "ZOOKEEPER_SYNC_LIMIT": "syncLimit",
+    "ZOOKEEPER_GLOBAL_OUTSTANDING_LIMIT": "globalOutstandingLimit",
+    "ZOOKEEPER_PRE_ALLOC_SIZE": "preAllocSize",
+    "ZOOKEEPER_SNAP_COUNT": "snapCount",
+    "ZOOKEEPER_TRACE_FILE": "traceFile",
     "ZOOKEEPER_MAX_CLIENT_CNXNS": "maxClientCnxns",
     "ZOOKEEPER_CLIENT_PORT_ADDRESS": "clientPortAddress",
+    "ZOOKEEPER_MIN_SESSION_TIMEOUT": "minSessionTimeout",
+    "ZOOKEEPER_MAX_SESSION_TIMEOUT": "maxSessionTimeout",
+    "ZOOKEEPER_FSYNC_WARNING_THRESHOLDMS": "fsync.warningthresholdms",
     "ZOOKEEPER_AUTOPURGE_SNAP_RETAIN_COUNT": "autopurge.snapRetainCount",
     "ZOOKEEPER_AUTOPURGE_PURGE_INTERVAL": "autopurge.purgeInterval",
+    "ZOOKEEPER_SYNC_ENABLED": "syncEnabled",
+    "ZOOKEEPER_ELECTION_ALG": "electionAlg",
+    "ZOOKEEPER_INIT_LIMIT": "initLimit",
+    "ZOOKEEPER_LEADER_SERVES": "leaderServes",
+    "ZOOKEEPER_SYNC_LIMIT": "syncLimit",
+    "ZOOKEEPER_CNX_TIMEOUT": "cnxTimeout",
+    "ZOOKEEPER_FORCE_SYNC": "forceSync",
+    "ZOOKEEPER_JUTE_MAX_BUFFER": "jute.maxbuffer",
+    "ZOOKEEPER_SKIP_ACL": "skipACL",
     "ZOOKEEPER_QUORUM_LISTEN_ON_ALL_IPS": "quorumListenOnAllIPs",
+    "ZOOKEEPER_CLIENT_CNXN_SOCKET": "clientCnxnSocket",
+    "ZOOKEEPER_SECURE_CLIENT_PORT": "secureClientPort",
+    "ZOOKEEPER_SERVER_CNXN_SOCKET": "serverCnxnSocket",
+    "ZOOKEEPER_TCP_KEEP_ALIVE": "tcpKeepAlive",
+    "ZOOKEEPER_X509_AUTHENTICATION_PROVIDER_SUPER_USER": "X509AuthenticationProvider.superUser",
+    "ZOOKEEPER_SSL_AUTH_PROVIDER": "ssl.authProvider",
+    "ZOOKEEPER_SSL_CLIENT_AUTH": "ssl.clientAuth",
+    "ZOOKEEPER_SSL_KEYSTORE_LOCATION": "ssl.keyStore.location",
+    "ZOOKEEPER_SSL_KEYSTORE_PASSWORD": "ssl.keyStore.password",
+    "ZOOKEEPER_SSL_KEYSTORE_TYPE": "ssl.keyStore.type",
+    "ZOOKEEPER_SSL_TRUSTSTORE_LOCATION": "ssl.trustStore.location",
+    "ZOOKEEPER_SSL_TRUSTSTORE_PASSWORD": "ssl.trustStore.password",
+    "ZOOKEEPER_SSL_TRUSTSTORE_TYPE": "ssl.trustStore.type",
+    "ZOOKEEPER_SSL_ENABLED_PROTOCOLS": "ssl.enabledProtocols",
+    "ZOOKEEPER_SSL_CONTEXT_SUPPLIER_CLASS": "ssl.context.supplier.class",
+    "ZOOKEEPER_SSL_CIPHER_SUITES": "ssl.ciphersuites",
+    "ZOOKEEPER_SSL_HOSTNAME_VERIFICATION": "ssl.hostnameVerification",
+    "ZOOKEEPER_SSL_CRL": "ssl.crl",
+    "ZOOKEEPER_SSL_OCPS": "ssl.ocsp",
+    "ZOOKEEPER_SSL_HANDSHAKE_DETECTION_TIMEOUT_MILLIS": "ssl.handshakeDetectionTimeoutMillis",
+    "ZOOKEEPER_SSL_QUORUM": "sslQuorum",
+    "ZOOKEEPER_SSL_QUORUM_CLIENT_AUTH": "ssl.quorum.clientAuth",
+    "ZOOKEEPER_SSL_QUORUM_KEYSTORE_LOCATION": "ssl.quorum.keyStore.location",
+    "ZOOKEEPER_SSL_QUORUM_KEYSTORE_PASSWORD": "ssl.quorum.keyStore.password",
+    "ZOOKEEPER_SSL_QUORUM_KEYSTORE_TYPE": "ssl.quorum.keyStore.type",
+    "ZOOKEEPER_SSL_QUORUM_TRUSTSTORE_LOCATION": "ssl.quorum.trustStore.location",
+    "ZOOKEEPER_SSL_QUORUM_TRUSTSTORE_PASSWORD": "ssl.quorum.trustStore.password",
+    "ZOOKEEPER_SSL_QUORUM_TRUSTSTORE_TYPE": "ssl.quorum.trustStore.type",
+    "ZOOKEEPER_SSL_QUORUM_ENABLED_PROTOCOLS": "ssl.quorum.enabledProtocols",
+    "ZOOKEEPER_SSL_QUORUM_CIPHER_SUITES": "ssl.quorum.ciphersuites",
+    "ZOOKEEPER_SSL_QUORUM_CONTEXT_SUPPLIER_CLASS": "ssl.quorum.context.supplier.class",
+    "ZOOKEEPER_SSL_QUORUM_HOSTNAME_VERIFICATION": "ssl.quorum.hostnameVerification",
+    "ZOOKEEPER_SSL_QUORUM_CRL": "ssl.quorum.crl",
+    "ZOOKEEPER_SSL_QUORUM_OCPS": "ssl.quorum.ocsp",
+    "ZOOKEEPER_SSL_QUORUM_HANDSHAKE_DETECTION_TIMEOUT_MILLIS": "ssl.quorum.handshakeDetectionTimeoutMillis",
+    "ZOOKEEPER_SERVER_CNXN_FACTORY": "serverCnxnFactory",
+    "ZOOKEEPER_AUTH_PROVIDER_X509": "authProvider.x509",
+    "ZOOKEEPER_AUTH_PROVIDER_SASL": "authProvider.sasl",
+    "ZOOKEEPER_CLIENT_PORT_UNIFICATION": "client.portUnification",
     "ZOOKEEPER_ADMIN_ENABLE_SERVER": "admin.enableServer",
+    "ZOOKEEPER_ADMIN_SERVER_ADDRESS": "admin.serverAddress",
+    "ZOOKEEPER_ADMIN_SERVER_PORT": "admin.serverPort",
+    "ZOOKEEPER_ADMIN_IDLE_TIMEOUT": "admin.idleTimeout",
+    "ZOOKEEPER_ADMIN_COMMAND_URL": "admin.commandURL",
 }
 # kafka-run-class's default JVM flags, plus one for this 2-core machine (C1 only: faster start, same broker).
 JVM_PERFORMANCE_OPTS = (
     "-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 "
     "-XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true -XX:TieredStopAtLevel=1"
 )
-LOG4J = """log4j.rootLogger=INFO, stdout
+# log4j.properties.template of both images: the root level and `<PREFIX>_LOG4J_LOGGERS` ("name=LEVEL,...",
+# dub's parse_log4j_loggers) merged over the image's own logger levels.
+LOG4J_HEAD = """log4j.rootLogger={root}, stdout
 log4j.appender.stdout=org.apache.log4j.ConsoleAppender
 log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
 log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.controller=INFO
-log4j.logger.state.change.logger=WARN
 """
+# cp-kafka's defaults; kafka.controller and state.change.logger are TRACE in the image, INFO/WARN here (the
+# tests' logs would be mostly controller traces; no test reads them).
+KAFKA_LOGGERS = {
+    "kafka": "INFO",
+    "kafka.network.RequestChannel$": "WARN",
+    "kafka.producer.async.DefaultEventHandler": "DEBUG",
+    "kafka.request.logger": "WARN",
+    "kafka.controller": "INFO",
+    "kafka.log.LogCleaner": "INFO",
+    "state.change.logger": "WARN",
+    "kafka.authorizer.logger": "WARN",
+}
 _SINGLE_UNDERSCORE = re.compile(r"(?<!_)_(?!_)")
 
 
 class ConfigureError(SystemExit):
     pass
+
+
+def log4j_properties(env: dict[str, str], prefix: str, defaults: dict[str, str]) -> str:
+    loggers = dict(defaults)
+    for item in filter(None, (part.strip() for part in env.get(f"{prefix}_LOG4J_LOGGERS", "").split(","))):
+        name, _, level = item.partition("=")
+        loggers[name.strip()] = level.strip()
+    head = LOG4J_HEAD.format(root=env.get(f"{prefix}_LOG4J_ROOT_LOGLEVEL") or "INFO")
+    return head + "".join(f"log4j.logger.{name}={level}\n" for name, level in loggers.items())
 
 
 def env_to_props(env: dict[str, str], env_prefix: str, prop_prefix: str = "", exclude=()) -> dict[str, str]:
@@ -119,13 +197,30 @@ def configure_kafka(env: dict[str, str], mounts: dict[str, str]) -> Path:
         if env.get(deprecated):
             raise ConfigureError(f"{deprecated} is deprecated. Please use KAFKA_ADVERTISED_LISTENERS instead.")
     if "SSL://" in env["KAFKA_ADVERTISED_LISTENERS"]:
-        raise ConfigureError("SSL listeners need the image's keystores: not reproduced by this stand-in")
+        # configure's SSL branch: keyed on the listener *name* SSL / SASL_SSL in the advertised listeners (ours are
+        # INTERNAL and TLS, whatever their protocol, so it never applies to them). Key store and two password
+        # files under /etc/kafka/secrets; the trust store only with client authentication.
+        def secret_file(name: str) -> Path:
+            ensure(env, name)
+            path = in_pod(mounts, f"/etc/kafka/secrets/{env[name]}")
+            if not path.exists():
+                raise ConfigureError(f"{path} does not exist")
+            return path
+
+        env["KAFKA_SSL_KEYSTORE_LOCATION"] = f"/etc/kafka/secrets/{env.get('KAFKA_SSL_KEYSTORE_FILENAME', '')}"
+        secret_file("KAFKA_SSL_KEYSTORE_FILENAME")
+        env["KAFKA_SSL_KEY_PASSWORD"] = secret_file("KAFKA_SSL_KEY_CREDENTIALS").read_text()
+        env["KAFKA_SSL_KEYSTORE_PASSWORD"] = secret_file("KAFKA_SSL_KEYSTORE_CREDENTIALS").read_text()
+        if any(word in env.get("KAFKA_SSL_CLIENT_AUTH", "") for word in ("required", "requested")):
+            env["KAFKA_SSL_TRUSTSTORE_LOCATION"] = f"/etc/kafka/secrets/{env.get('KAFKA_SSL_TRUSTSTORE_FILENAME', '')}"
+            secret_file("KAFKA_SSL_TRUSTSTORE_FILENAME")
+            env["KAFKA_SSL_TRUSTSTORE_PASSWORD"] = secret_file("KAFKA_SSL_TRUSTSTORE_CREDENTIALS").read_text()
     if re.search(r"SASL_.*://", env["KAFKA_ADVERTISED_LISTENERS"]):
         ensure(env, "KAFKA_OPTS")
     etc = in_pod(mounts, "/etc/kafka")
     properties = etc / "kafka.properties"
     write_properties(properties, env_to_props(env, "KAFKA_", exclude=KAFKA_EXCLUDED))
-    (etc / "log4j.properties").write_text(LOG4J)
+    (etc / "log4j.properties").write_text(log4j_properties(env, "KAFKA", KAFKA_LOGGERS))
     return properties
 
 
@@ -146,7 +241,7 @@ def configure_zookeeper(env: dict[str, str], mounts: dict[str, str]) -> Path:
     etc = in_pod(mounts, "/etc/kafka")
     properties = etc / "zookeeper.properties"
     write_properties(properties, props)
-    (etc / "log4j.properties").write_text(LOG4J)
+    (etc / "log4j.properties").write_text(log4j_properties(env, "ZOOKEEPER", {}))
     return properties
 
 
@@ -201,8 +296,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.component == "kafka":
         print("===> Running preflight checks... ", flush=True)
-        resolver(args.hosts_file)
-        zk_ready(env["KAFKA_ZOOKEEPER_CONNECT"], float(env.get("KAFKA_CUB_ZK_TIMEOUT", "40")))
+        if env.get("KAFKA_ZOOKEEPER_SSL_CLIENT_ENABLE") == "true":
+            # ensure skips `cub zk-ready` when the broker talks TLS to ZooKeeper.
+            print("===> Skipping Zookeeper health check for SSL connections...", flush=True)
+        else:
+            resolver(args.hosts_file)
+            zk_ready(env["KAFKA_ZOOKEEPER_CONNECT"], float(env.get("KAFKA_CUB_ZK_TIMEOUT", "40")))
     print("===> Launching ... ", flush=True)
     etc = properties.parent
     jvm = [

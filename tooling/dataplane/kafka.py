@@ -1,5 +1,7 @@
 """Kafka and ZooKeeper pods (cp-kafka / cp-zookeeper start scripts, run through tooling/dataplane/confluent.py),
-and a Python client that resolves the in-cluster names brokers advertise the way the pods' DNS would."""
+a Python client that resolves the in-cluster names brokers advertise the way the pods' DNS would, and the
+certificate Secrets (`<component>-tls`) their TLS listeners read, shaped as components/certificates.py asks
+cert-manager for them."""
 
 from __future__ import annotations
 
@@ -7,11 +9,35 @@ import contextlib
 import socket
 from collections.abc import Iterator
 
-from tooling.dataplane.pods import Container, Network
+from tooling.dataplane.certificates import CertificateAuthority
+from tooling.dataplane.pods import Cluster, Container, Network
 from tooling.dataplane.processes import Server, port_open, wait_for
 
 ZOOKEEPER_PORT = 2181
+ZOOKEEPER_TLS_PORT = 2182
 KAFKA_PORT = 9092
+# tls.mode enabled: the TLS listener beside the plaintext one (required: KAFKA_PORT itself is TLS).
+KAFKA_TLS_PORT = 9093
+
+
+def service_names(cluster: Cluster, component: str) -> list[str]:
+    """The DNS names of a component's certificate: every Service selecting its pods in each of its forms, each
+    pod's own name under the headless Service, and loopback (the certificate components/certificates.py asks for)."""
+    namespace, domain = cluster.namespace, cluster.cluster_domain
+    labels = cluster.find("StatefulSet", component)["spec"]["template"]["metadata"]["labels"]
+    names = []
+    for service in (o for o in cluster.objects if o.get("kind") == "Service"):
+        selector = service["spec"].get("selector") or {}
+        if selector and all(labels.get(k) == v for k, v in selector.items()):
+            svc = service["metadata"]["name"]
+            names += [svc, f"{svc}.{namespace}", f"{svc}.{namespace}.svc", f"{svc}.{namespace}.svc.{domain}"]
+    return [*names, f"*.{component}-headless.{namespace}.svc.{domain}", "localhost"]
+
+
+def issue_certificate(cluster: Cluster, ca: CertificateAuthority, component: str) -> None:
+    """Put a certificate for the component's names into its Secret `<component>-tls`, as cert-manager would."""
+    for key, value in ca.issue(service_names(cluster, component), ["127.0.0.1"]).items():
+        cluster.secrets.set(f"{component}-tls", key, value.decode())
 
 
 def start(container: Container, port: int, timeout: float = 90) -> Server:

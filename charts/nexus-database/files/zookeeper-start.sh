@@ -9,5 +9,11 @@ if [ "${REPLICAS}" -gt 1 ]; then
   done
   export ZOOKEEPER_SERVERS="$servers"
 fi
+# TLS (tls.mode): the chart points ZOOKEEPER_SSL_KEYSTORE_LOCATION (client port 2182 and quorum) at a file in
+# memory; ZooKeeper reads PEM itself (ssl.keyStore.type=PEM: key and chain in one file, no password). Built from
+# the certificate Secret at start: a renewed certificate takes a restart (README "TLS").
+if [ -n "${ZOOKEEPER_SSL_KEYSTORE_LOCATION:-}" ]; then
+  (umask 077 && cat /tls/tls.key /tls/tls.crt > "${ZOOKEEPER_SSL_KEYSTORE_LOCATION}")
+fi
 . /scripts/jmx-agent.sh
 exec /etc/confluent/docker/run
