@@ -9,14 +9,19 @@
 //                          CURRENT_ROOT_PASSWORD is unset while the live Secret does not exist (a new stack: the
 //                          database will be initialised with the next credentials; nothing to rotate)
 //   APP_DATABASE, APP_BASE_USER, APP_USER, NEXT_APP_PASSWORD
+//   TLS_CA_FILE            set while the replica set offers TLS (the server Secret's ca.crt): connect over TLS,
+//                          the members' names checked against that CA
 // Idempotent: run again after a kill, root is tried with the next password first and the user is updated to
 // what it should be.
 const env = process.env;
 const log = (message) => print(`${new Date().toISOString()} rotate-mongodb: ${message}`);
+const uri = env.TLS_CA_FILE
+  ? `${env.MONGODB_URI}${env.MONGODB_URI.includes("?") ? "&" : "?"}tls=true&tlsCAFile=${env.TLS_CA_FILE}`
+  : env.MONGODB_URI;
 
 function rootSession(password) {
   try {
-    const connection = new Mongo(env.MONGODB_URI);
+    const connection = new Mongo(uri);
     connection.getDB("admin").auth(env.ROOT_USER, password);
     return connection;
   } catch (error) {
@@ -62,10 +67,10 @@ function rotate() {
     connection.getDB("admin").changeUserPassword(env.ROOT_USER, env.NEXT_ROOT_PASSWORD);
   }
   // Verify the next credentials by logging in with them.
-  const check = new Mongo(env.MONGODB_URI);
+  const check = new Mongo(uri);
   check.getDB(env.APP_DATABASE).auth(env.APP_USER, env.NEXT_APP_PASSWORD);
   if (env.NEXT_ROOT_PASSWORD) {
-    new Mongo(env.MONGODB_URI).getDB("admin").auth(env.ROOT_USER, env.NEXT_ROOT_PASSWORD);
+    new Mongo(uri).getDB("admin").auth(env.ROOT_USER, env.NEXT_ROOT_PASSWORD);
   }
   log("done: the replica set takes the next credentials");
   return 0;

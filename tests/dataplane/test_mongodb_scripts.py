@@ -24,15 +24,30 @@ import pytest
 import yaml
 
 from tests.dataplane.conftest import HERE, chart_namespace, rendered
+from tooling.dataplane.certificates import CertificateAuthority
 
 STACK = "prod"
 CHART = "nexus-database"
 SCRIPTS = "nexus-database-scripts"
 
 
+# The scripts without TLS (whatever the stack's security profile), and with prod's profile given explicitly.
+PLAINTEXT = {"tls": {"mode": "disabled"}, "audit": {"level": "disabled"}}
+TLS_REQUIRED = {"tls": {"mode": "required"}, "audit": {"level": "comprehensive"}}
+
+
 @pytest.fixture
 def cluster(make_cluster):
-    return make_cluster(rendered(STACK, CHART), chart_namespace(STACK, CHART))
+    return make_cluster(rendered(STACK, CHART, PLAINTEXT), chart_namespace(STACK, CHART))
+
+
+@pytest.fixture
+def tls_cluster(make_cluster):
+    cluster = make_cluster(rendered(STACK, CHART, TLS_REQUIRED), chart_namespace(STACK, CHART))
+    certificate = CertificateAuthority().issue(["cart-mongodb-headless", "localhost"], ["127.0.0.1"])
+    for key, value in certificate.items():
+        cluster.secrets.set("cart-mongodb-tls", key, value.decode())
+    return cluster
 
 
 def _scripts(cluster) -> dict[str, str]:
@@ -187,3 +202,49 @@ def test_replica_set_sidecar_on_other_pods_only_sleeps(cluster):
         assert cmdline[:2] == [b"sleep", b"infinity"], cmdline
     finally:
         cluster.supervisor.stop(server)
+
+
+def test_with_tls_required_mongod_starts_with_require_tls_and_key_and_certificate_in_one_private_file(tls_cluster):
+    mongod = tls_cluster.pod("StatefulSet", "cart-mongodb", 0).container("mongodb")
+    _entrypoint_stub(mongod)
+    result = mongod.run(timeout=30)
+    assert result.returncode == 0, result.stderr
+    args = (mongod.dir / "entrypoint.args").read_text().splitlines()
+    pem, ca = mongod.path("/tls-store/server.pem"), mongod.path("/tls/ca.crt")
+    assert args[6:] == [
+        "--tlsMode",
+        "requireTLS",
+        "--tlsCertificateKeyFile",
+        str(pem),
+        "--tlsCAFile",
+        str(ca),
+        "--tlsAllowConnectionsWithoutCertificates",
+        "--setParameter",
+        'logComponentVerbosity={"command":{"verbosity":1}}',
+    ], args
+    secret = tls_cluster.secrets
+    assert pem.read_text() == secret.get("cart-mongodb-tls", "tls.key") + secret.get("cart-mongodb-tls", "tls.crt")
+    assert pem.stat().st_mode & 0o777 == 0o600
+
+
+def test_with_tls_the_replica_set_script_connects_over_tls_with_the_ca(tls_cluster):
+    sidecar = tls_cluster.pod("StatefulSet", "cart-mongodb", 0).container("replica-set")
+    calls = _mongosh(sidecar, "/scripts/mongodb-replica-set.js", {"status": {"ok": 0, "code": 94}})
+    connect = next(c for c in calls if c["call"] == "connect")["args"][0]
+    assert connect.endswith(f"/admin?directConnection=true&tls=true&tlsCAFile={sidecar.path('/tls/ca.crt')}")
+    assert sorted(p.name for p in sidecar.path("/tls").iterdir()) == ["ca.crt"]
+
+
+def test_with_tls_the_mongodb_backup_runs_mongodump_over_tls_with_only_the_ca(tls_cluster):
+    job = tls_cluster.pod("CronJob", "cart-mongodb-backup").container("backup")
+    stub = job.bin_dir / "mongodump"
+    stub.write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$@" > {job.dir}/mongodump.args\n'
+        'for a in "$@"; do case "$a" in --archive=*) echo archive > "${a#--archive=}";; esac; done\n'
+    )
+    stub.chmod(0o755)
+    result = job.run(timeout=30)
+    assert result.returncode == 0, result.stderr
+    args = (job.dir / "mongodump.args").read_text().splitlines()
+    assert args[2:4] == ["--ssl", f"--sslCAFile={job.path('/tls/ca.crt')}"], args
+    assert sorted(p.name for p in job.path("/tls").iterdir()) == ["ca.crt"]

@@ -4,7 +4,9 @@ const env = process.env;
 const host = (i) => `${env.STATEFULSET}-${i}.${env.HEADLESS}.${env.POD_NAMESPACE}.svc.${env.CLUSTER_DOMAIN}:27017`;
 const user = encodeURIComponent(env.MONGO_ROOT_USERNAME);
 const password = encodeURIComponent(env.MONGO_ROOT_PASSWORD);
-db = connect(`mongodb://${user}:${password}@127.0.0.1:27017/admin?directConnection=true`);
+// TLS (TLS_CA_FILE, set while tls.mode is enabled or required): the server's certificate names 127.0.0.1 too.
+const tls = env.TLS_CA_FILE ? `&tls=true&tlsCAFile=${env.TLS_CA_FILE}` : "";
+db = connect(`mongodb://${user}:${password}@127.0.0.1:27017/admin?directConnection=true${tls}`);
 const status = db.adminCommand({ replSetGetStatus: 1 });
 if (!status.ok && status.code === 94) {
   // NotYetInitialized: this is the first start of pod 0.

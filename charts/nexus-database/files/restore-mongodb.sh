@@ -13,10 +13,15 @@ if [ ! -s "$RESTORE_FILE" ]; then
   exit 2
 fi
 uri="mongodb://root@${HOST}:27017/?replicaSet=${REPLICA_SET}&authSource=admin"
+# TLS (TLS_CA_FILE: the server Secret's ca.crt, as the backup CronJob mounts it): names checked against it.
+tls=() tls_query=""
+if [ -n "${TLS_CA_FILE:-}" ]; then
+  tls=(--ssl "--sslCAFile=${TLS_CA_FILE}") tls_query="&tls=true&tlsCAFile=${TLS_CA_FILE}"
+fi
 # mongosh reads the password from its environment, so it is in no argv.
 databases="$(mongosh --nodb --quiet --eval "
   const conn = connect('mongodb://root:' + encodeURIComponent(process.env.MONGO_ROOT_PASSWORD) +
-    '@${HOST}:27017/admin?replicaSet=${REPLICA_SET}&authSource=admin');
+    '@${HOST}:27017/admin?replicaSet=${REPLICA_SET}&authSource=admin${tls_query}');
   print(conn.adminCommand({listDatabases: 1}).databases
     .filter(d => !['admin', 'config', 'local'].includes(d.name)).length)")"
 drop=()
@@ -28,6 +33,6 @@ if [ "$databases" -gt 0 ]; then
   drop=(--drop)
 fi
 printf 'password: "%s"\n' "$MONGO_ROOT_PASSWORD" > /tmp/mongorestore.yaml
-mongorestore --config /tmp/mongorestore.yaml --uri "$uri" --oplogReplay --gzip \
+mongorestore --config /tmp/mongorestore.yaml "${tls[@]}" --uri "$uri" --oplogReplay --gzip \
   --archive="$RESTORE_FILE" "${drop[@]}"
 echo "restored $(basename "$RESTORE_FILE") into ${REPLICA_SET}"
