@@ -125,6 +125,23 @@ def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
             rules.images_pinned,
             workloads,
         ),
+        resource_policy(
+            "pod-own-service-account",
+            "Every pod runs as a ServiceAccount of its own, not the namespace's default.",
+            rules.own_service_account,
+            workloads,
+        ),
+        resource_policy(
+            "pod-no-service-account-token",
+            "No pod mounts a Kubernetes API token (automountServiceAccountToken: false).",
+            rules.no_service_account_token,
+            workloads,
+        ),
+        stack_policy(
+            "data-store-tls-required",
+            "Every data store refuses plaintext clients and serves a certificate cert-manager issues.",
+            rules.data_stores_without_required_tls,
+        ),
         resource_policy("ingress-tls", "Every Ingress serves TLS for all its hosts.", rules.ingress_tls, {"Ingress"}),
         stack_policy(
             "workload-replicas",

@@ -403,6 +403,80 @@ def data_stores_without_scrape_object(objects: Mapping[str, Manifest]) -> list[t
     return problems
 
 
+# --- staging and prod: who pods run as, and TLS ---------------------------------------------------------
+
+# Set on a data store's pod template by its chart (nexus-database) or component (the Bitnami clusters) from the
+# stack's security.tls.mode: what the server does with plaintext clients.
+TLS_MODE_ANNOTATION = "nexus-platform/tls-mode"
+
+
+def own_service_account(obj: Manifest) -> list[str]:
+    """Every pod runs as a ServiceAccount of its own: the namespace's `default` account is shared by whatever else
+    lands there, so a binding granted to it would reach every pod of the namespace."""
+    spec = pod_spec(obj)
+    if spec is None:
+        return []
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    if account == "default":
+        return [
+            f"{describe(obj)} runs as the namespace's default ServiceAccount; give the workload one of its own "
+            "(serviceAccountName, e.g. the chart's serviceAccount.create)"
+        ]
+    return []
+
+
+def no_service_account_token(obj: Manifest) -> list[str]:
+    """No pod mounts an API token: none of ours calls the Kubernetes API, and a mounted token is a credential
+    anyone who runs code in the pod can use. The pod itself must say so (automountServiceAccountToken: false),
+    whatever its ServiceAccount's default."""
+    spec = pod_spec(obj)
+    if spec is None or spec.get("automountServiceAccountToken") is False:
+        return []
+    return [
+        f"{describe(obj)} may mount a Kubernetes API token; set automountServiceAccountToken: false on the pod "
+        "(no workload of this platform calls the API)"
+    ]
+
+
+def _certificate_secrets(objects: Mapping[str, Manifest]) -> set[tuple[str, str]]:
+    """(namespace, Secret) of every cert-manager Certificate the stack creates."""
+    return {
+        (_namespace(obj), (obj.get("spec") or {}).get("secretName", ""))
+        for obj in objects.values()
+        if obj.get("kind") == "Certificate" and str(obj.get("apiVersion", "")).startswith("cert-manager.io/")
+    }
+
+
+def data_stores_without_required_tls(objects: Mapping[str, Manifest]) -> list[tuple[str, str]]:
+    """Every data store (a StatefulSet) refuses plaintext: its pods say tls-mode `required` and mount the Secret of a
+    cert-manager Certificate of the stack (in their namespace)."""
+    issued = _certificate_secrets(objects)
+    problems = []
+    for key, obj in objects.items():
+        if obj.get("kind") != "StatefulSet":
+            continue
+        template = (obj.get("spec") or {}).get("template") or {}
+        mode = ((template.get("metadata") or {}).get("annotations") or {}).get(TLS_MODE_ANNOTATION)
+        secrets = {
+            (volume.get("secret") or {}).get("secretName")
+            for volume in (template.get("spec") or {}).get("volumes") or []
+            if volume.get("secret")
+        }
+        if mode != "required":
+            problems.append(
+                (
+                    key,
+                    f"{describe(obj)} is a data store that accepts plaintext ({TLS_MODE_ANNOTATION}: "
+                    f"{mode or 'unset'}); set security.tls.mode: required in the stack config",
+                )
+            )
+        elif not any((_namespace(obj), secret) in issued for secret in secrets):
+            problems.append(
+                (key, f"{describe(obj)} requires TLS but mounts no Secret a Certificate of the stack issues")
+            )
+    return problems
+
+
 # --- every environment: credentials and exposure ------------------------------------------------------
 
 # A key is credential-like when its LAST word names a credential: `DB_PASSWORD`, `apiKey`, `jwt.secret`,
@@ -519,6 +593,9 @@ ENVIRONMENT_SCOPES: dict[str, tuple[str, ...]] = {
     "workload-disruption-budget": ("prod",),
     "namespace-network-policy": ("prod",),
     "data-store-scraped": ("prod",),
+    "pod-own-service-account": ("staging", "prod"),
+    "pod-no-service-account-token": ("staging", "prod"),
+    "data-store-tls-required": ("prod",),
 }
 
 ENVIRONMENT_POLICY = "stack-environment"

@@ -25,12 +25,15 @@ RESOURCE_RULES = {
     "configmap-no-credentials": rules.configmap_credentials,
     "env-no-literal-credentials": rules.env_credentials,
     "service-load-balancer-allowed": rules.load_balancer_allowed,
+    "pod-own-service-account": rules.own_service_account,
+    "pod-no-service-account-token": rules.no_service_account_token,
 }
 STACK_RULES = {
     "workload-replicas": rules.workloads_below_replica_floor,
     "workload-disruption-budget": rules.workloads_without_disruption_budget,
     "namespace-network-policy": rules.namespaces_without_network_policy,
     "data-store-scraped": rules.data_stores_without_scrape_object,
+    "data-store-tls-required": rules.data_stores_without_required_tls,
 }
 
 

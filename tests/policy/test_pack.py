@@ -82,14 +82,21 @@ def test_prod_disables_no_rule():
     assert "disabled" not in rules.pack_config("prod").values()
 
 
-def test_staging_leaves_the_prod_availability_rules_out():
+def test_staging_leaves_the_prod_availability_and_required_tls_rules_out():
     disabled = {name for name, level in rules.pack_config("staging").items() if level == "disabled"}
     assert disabled == {
         "workload-replicas",
         "workload-disruption-budget",
         "namespace-network-policy",
         "data-store-scraped",
+        # staging offers TLS and still accepts plaintext: the step clients take before prod's "required".
+        "data-store-tls-required",
     }
+
+
+@pytest.mark.parametrize("rule", ["pod-own-service-account", "pod-no-service-account-token"])
+def test_the_service_account_rules_hold_in_staging_and_prod_only(rule):
+    assert [env for env in rules.ENVIRONMENTS if rules.pack_config(env).get(rule) != "disabled"] == ["staging", "prod"]
 
 
 def test_the_environment_guard_blocks_even_in_dev():
