@@ -70,6 +70,7 @@ if config.corePipeline.enabled and data_tier is not None and data_tier.redis is 
             postgres_client_image=postgres_client_image(config.postgresClusters[pipeline_cluster].image),
             database_generation=config.generation(CORE_PIPELINE_DATABASE),
             postgres_ca_secret=postgres[pipeline_cluster].ca_secret,
+            tls=tls,
         ),
         opts=deploy,
     )
@@ -89,6 +90,7 @@ order_platform = OrderPlatform(
         database_resources=[orders_db],
         kafka_resources=[data_tier],
         delete_data_on_destroy=config.deleteDataOnDestroy,
+        tls=tls,
     ),
     opts=deploy,
 )

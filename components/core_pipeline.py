@@ -29,11 +29,21 @@ import pulumi_kubernetes as k8s
 from platform_config.core_pipeline import CorePipelineConfig
 from platform_config.monitoring import ScrapeConfig
 from platform_config.postgres import PostgresImage
+from platform_config.security import TlsConfig
 
-from .certificates import postgres_tls_env
+from .certificates import client_certificate, postgres_tls_env, tls_secret_name
 from .endpoints import DatabaseEndpoint, DatabaseLocation
 from .helm import deploy_chart, local_chart
-from .kubernetes import client_job_spec, create_namespace, service_account, service_host, standard_labels
+from .kubernetes import (
+    TLS_CA_DIR,
+    TLS_CA_FILE,
+    ca_only_volume,
+    client_job_spec,
+    create_namespace,
+    service_account,
+    service_host,
+    standard_labels,
+)
 from .outputs import Exported, Exporting
 from .postgres_cluster import ADMIN_PASSWORD_KEY as POSTGRES_ADMIN_PASSWORD_KEY
 from .postgres_cluster import ADMIN_USER as POSTGRES_ADMIN_USER
@@ -94,6 +104,8 @@ class CorePipelineArgs:
     database_generation: int = 0
     # With TLS on: the cluster's certificate Secret (in its namespace), whose `ca.crt` the bootstrap verifies against.
     postgres_ca_secret: str | None = None
+    # The stack's TLS (platform_config.security): with it on, the service verifies every server it connects to.
+    tls: TlsConfig = field(default_factory=TlsConfig)
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,20 @@ class ChartWiring:
     # Checksums of the Secrets the pods read that the component owns (Secret name -> hash), so pods roll when
     # a credential changes (the chart's secretChecksums).
     secret_checksums: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # With TLS on: the service's own Certificate Secret (its namespace), whose ca.crt it trusts the servers by.
+    ca_secret: str | None = None
+
+
+# How the service connects over TLS, verifying each server against the stack's CA: Node's own trust store
+# extension (pg, ioredis and kafkajs all use Node's TLS), libpq-style sslmode for PostgreSQL, and the switches of
+# its Redis and Kafka clients.
+TLS_ENV = {
+    "NODE_EXTRA_CA_CERTS": TLS_CA_FILE,
+    "PGSSLMODE": "verify-full",
+    "PGSSLROOTCERT": TLS_CA_FILE,
+    "REDIS_TLS": "true",
+    "KAFKA_SSL": "true",
+}
 
 
 def destination(addresses: Iterable[str], default_port: int) -> dict[str, Any]:
@@ -176,7 +202,16 @@ def chart_values(name: str, config: CorePipelineConfig, wiring: ChartWiring) -> 
             "POSTGRES_DB": config.database,
             "REDIS_HOST": wiring.redis_host,
             "REDIS_PORT": wiring.redis_port,
+            **(TLS_ENV if wiring.ca_secret else {}),
         },
+        **(
+            {
+                "extraVolumes": [ca_only_volume("tls-ca", wiring.ca_secret)],
+                "extraVolumeMounts": [{"name": "tls-ca", "mountPath": TLS_CA_DIR, "readOnly": True}],
+            }
+            if wiring.ca_secret
+            else {}
+        ),
         "featureFlags": dict(config.featureFlags),
         # The component creates the Secret (from Pulumi secrets); the chart only references it.
         "secret": {"existingSecret": wiring.secret_name},
@@ -322,6 +357,7 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(depends_on=[bootstrap])),
         )
 
+        trust = self._trust(name, args, namespace.metadata.name, child_opts)
         wiring = ChartWiring(
             kafka_bootstrap_servers=args.kafka_bootstrap_servers,
             postgres_host=postgres.host,
@@ -332,6 +368,7 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
             redis_namespace=args.redis.namespace,
             secret_name=credentials.metadata.name,
             secret_checksums={f"{name}-credentials": secret_checksum(credentials_data)},
+            ca_secret=tls_secret_name(name) if trust else None,
         )
         self.chart = deploy_chart(
             f"{name}-chart",
@@ -339,7 +376,7 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
             release_name=name,
             namespace=namespace.metadata.name,
             values=chart_values(name, config, wiring),
-            depends_on=[credentials, bootstrap],
+            depends_on=[credentials, bootstrap, *trust],
             opts=child_opts,
         )
 
@@ -357,6 +394,25 @@ class CorePipeline(Exporting, pulumi.ComponentResource):
             username=pulumi.Output.from_input(login.username),
         )
         self.register_outputs(self.outputs())
+
+    @staticmethod
+    def _trust(
+        name: str, args: CorePipelineArgs, namespace: pulumi.Output[str], opts: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
+        """With TLS on, the service's own Certificate from the stack's issuer: its Secret brings the CA into the
+        service's namespace (and a client certificate, for servers that ask for one)."""
+        if not args.tls.enabled:
+            return []
+        return [
+            client_certificate(
+                f"{name}-certificate",
+                name=name,
+                namespace=namespace,
+                tls=args.tls,
+                labels=standard_labels(COMPONENT),
+                opts=opts,
+            )
+        ]
 
     def _bootstrap_database(
         self, name: str, args: CorePipelineArgs, login: Login, child_opts: pulumi.ResourceOptions

@@ -59,6 +59,8 @@ REDIS_PORT = 6379
 # Redis's TLS listener while plaintext is still accepted (tls.mode enabled; required moves TLS onto 6379).
 REDIS_TLS_PORT = 6380
 KAFKA_PORT = 9092
+# The brokers' TLS listener while plaintext is still accepted (tls.mode enabled; required moves TLS onto 9092).
+KAFKA_TLS_PORT = 9093
 KAFKA_SASL_USER = "kafka"
 # Secret keys the chart reads (charts/nexus-database/values.yaml, existingSecret).
 USERNAME_KEY = "username"
@@ -312,6 +314,11 @@ def redis_client_port(tls: TlsConfig) -> int:
     """The port clients reach Redis on: its TLS port while TLS is only offered (plaintext stays on 6379), else 6379
     (plaintext when off, TLS when required)."""
     return REDIS_TLS_PORT if tls.enabled and not tls.required else REDIS_PORT
+
+
+def kafka_client_port(tls: TlsConfig) -> int:
+    """The brokers' client port: the TLS listener while TLS is only offered, else 9092 (TLS itself when required)."""
+    return KAFKA_TLS_PORT if tls.enabled and not tls.required else KAFKA_PORT
 
 
 def server_names(statefulset: str, namespace: str) -> list[str]:
@@ -705,7 +712,11 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         database = kind.databases[db][0]
         username, password = login.username, self._once_taught(component, login.password)
         host = self._host(f"{component}-{kind.client_service}")
-        query = f"replicaSet={replica_set_name(db)}" if kind.names_replica_set else ""
+        params = [f"replicaSet={replica_set_name(db)}"] if kind.names_replica_set else []
+        # With TLS on, clients verify the server's certificate and name (its CA: the stack output `tls`).
+        if self._tls.enabled:
+            params.append("tls=true" if kind is MONGODB else "sslmode=verify-full")
+        query = "&".join(params)
         return self._endpoint(
             host=host,
             port=kind.port,
@@ -717,25 +728,28 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
         )
 
     def _redis_endpoint(self, password: pulumi.Output[str]) -> DatabaseEndpoint:
+        """`redis://` while TLS is off; with it on, `rediss://` on the port that serves TLS (redis_client_port)."""
         host = self._host("redis-service")
+        port = redis_client_port(self._tls)
         return self._endpoint(
             host=host,
-            port=REDIS_PORT,
+            port=port,
             database="",
             username="",
             secret=secret_name("redis"),
             password=password,
-            url=connection_url("redis", None, password, host, REDIS_PORT),
+            url=connection_url("rediss" if self._tls.enabled else "redis", None, password, host, port),
         )
 
     def _kafka_endpoint(self, config: DataTierConfig, login: Login | None) -> KafkaEndpoint:
         """Kafka clients take a bootstrap list, not a URL: `url` (and `bootstrap_servers`) is
         `kafka-service...:9092`, never secret (SASL credentials travel separately, in `kafka-secret`)."""
         host = self._host("kafka-service")
-        brokers = host.apply(lambda h: f"{h}:{KAFKA_PORT}")
+        port = kafka_client_port(self._tls)
+        brokers = host.apply(lambda h: f"{h}:{port}")
         endpoint = self._endpoint(
             host=host,
-            port=KAFKA_PORT,
+            port=port,
             database="",
             username=login.username if login else "",
             secret=secret_name("kafka") if login else "",

@@ -20,7 +20,7 @@ credential is ever part of chart values or a ConfigMap.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -29,7 +29,9 @@ import pulumi_kubernetes as k8s
 from platform_config.base import Environment
 from platform_config.monitoring import ScrapeConfig
 from platform_config.order_platform import OrderPlatformConfig, ServiceSizing
+from platform_config.security import TlsConfig
 
+from .certificates import client_certificate, tls_secret_name
 from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart, local_chart
 from .kubernetes import create_namespace, service_host, standard_labels
@@ -67,6 +69,8 @@ class OrderPlatformArgs:
     database_resources: Sequence[pulumi.Resource] = ()
     kafka_resources: Sequence[pulumi.Resource] = ()
     delete_data_on_destroy: bool = False
+    # The stack's TLS (platform_config.security): with it on, the services verify the event store and Kafka.
+    tls: TlsConfig = field(default_factory=TlsConfig)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,9 @@ class ServiceWiring:
     kafka_bootstrap_servers: pulumi.Input[str] = ""
     # Checksum of the Secret `secret_name` (the chart's secretChecksums), so pods roll when a credential changes.
     secret_checksum: pulumi.Input[str] | None = None
+    # With TLS on: the Secret (the platform's cert-manager Certificate in its namespace) whose ca.crt the service
+    # verifies the servers it connects to against.
+    ca_secret: str | None = None
 
 
 def credentials_secret_name(service: str) -> str:
@@ -136,6 +143,7 @@ def _common_values(
         },
         "existingSecret": wiring.secret_name,
         "secretChecksums": {wiring.secret_name: wiring.secret_checksum} if wiring.secret_checksum else {},
+        **({"tls": {"enabled": True, "caSecret": wiring.ca_secret}} if wiring.ca_secret else {}),
     }
 
 
@@ -268,6 +276,22 @@ class OrderPlatform(Exporting, pulumi.ComponentResource):
 
         endpoint = args.event_store
         checksums = {service: secret_checksum(data) for service, data in secrets.items()}
+        # With TLS on, one Certificate for the namespace: its Secret brings the stack's CA to the services.
+        trust = (
+            [
+                client_certificate(
+                    f"{name}-certificate",
+                    name=name,
+                    namespace=namespace.metadata.name,
+                    tls=args.tls,
+                    labels=standard_labels("order-platform"),
+                    opts=child_opts,
+                )
+            ]
+            if args.tls.enabled
+            else []
+        )
+        ca_secret = tls_secret_name(name) if trust else None
         wiring = {
             GATEWAY: ServiceWiring(credentials_secret_name(GATEWAY), secret_checksum=checksums[GATEWAY]),
             COMMAND_SERVICE: ServiceWiring(
@@ -278,18 +302,20 @@ class OrderPlatform(Exporting, pulumi.ComponentResource):
                 postgres_user=endpoint.username,
                 kafka_bootstrap_servers=args.kafka_bootstrap_servers,
                 secret_checksum=checksums[COMMAND_SERVICE],
+                ca_secret=ca_secret,
             ),
             QUERY_SERVICE: ServiceWiring(
                 credentials_secret_name(QUERY_SERVICE),
                 kafka_bootstrap_servers=args.kafka_bootstrap_servers,
                 secret_checksum=checksums[QUERY_SERVICE],
+                ca_secret=ca_secret,
             ),
         }
         # Each service starts only once what it talks to exists.
         upstream = {
             GATEWAY: [],
-            COMMAND_SERVICE: [*args.database_resources, *args.kafka_resources],
-            QUERY_SERVICE: [*args.kafka_resources],
+            COMMAND_SERVICE: [*args.database_resources, *args.kafka_resources, *trust],
+            QUERY_SERVICE: [*args.kafka_resources, *trust],
         }
         self.charts = {}
         for service in SERVICES:

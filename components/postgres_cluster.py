@@ -92,6 +92,7 @@ def service_names(fullname: str) -> tuple[str, str]:
     return f"{fullname}-primary", f"{fullname}-read"
 
 
+TLS_MODE_ANNOTATION = "nexus-platform/tls-mode"
 # Where chart 16.7.26 mounts tls.certificatesSecret, and where the required-TLS hba file goes.
 BITNAMI_CERTIFICATES_DIR = "/opt/bitnami/postgresql/certs"
 TLS_HBA_DIR = "/opt/bitnami/postgresql/conf/nexus-hba"
@@ -201,6 +202,9 @@ def chart_values(
         auth["username"] = config.username
     pod_annotations = {f"checksum/secret-{secret_name}": secret_checksum} if secret_checksum is not None else {}
     security = security or SecurityConfig()
+    if security.tls.enabled:
+        # What the server does with plaintext clients; the policy pack's data-store-tls-required reads it.
+        pod_annotations[TLS_MODE_ANNOTATION] = security.tls.mode.value
     tls = tls_values(name, security.tls)
     values = {
         "fullnameOverride": fullname,

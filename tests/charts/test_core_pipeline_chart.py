@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.core_pipeline import ChartWiring, chart_values
+from components.core_pipeline import TLS_ENV, ChartWiring, chart_values
 from platform_config.core_pipeline import CorePipelineConfig
 from tooling.helm import (
     CHARTS_DIR,
@@ -402,9 +402,12 @@ def test_every_container_runs_as_uid_1000_read_only_with_no_capabilities(name):
 @environments
 def test_tmp_is_the_only_writable_path_as_an_emptydir(source, env):
     manifests = rendered_env(source, env)
-    assert app_container(manifests)["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    writable = [mount for mount in app_container(manifests)["volumeMounts"] if not mount.get("readOnly")]
+    assert writable == [{"name": "tmp", "mountPath": "/tmp"}]
     volumes = deployment(manifests)["spec"]["template"]["spec"]["volumes"]
-    assert volumes == [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
+    assert [volume for volume in volumes if "emptyDir" in volume] == [
+        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
+    ]
 
 
 def test_the_pods_do_not_mount_an_api_token():
@@ -455,6 +458,23 @@ def test_each_values_file_points_at_the_endpoints_its_stack_wires(env):
     from_stack = deployed(env).charts()[f"{RELEASE}-chart"].inputs["values"]["env"]
     assert {key: from_file[key] for key in WIRED_KEYS} == {key: str(from_stack[key]) for key in WIRED_KEYS}
     assert from_file["OTEL_EXPORTER_OTLP_ENDPOINT"] == from_stack["OTEL_EXPORTER_OTLP_ENDPOINT"]
+
+
+@environments
+def test_each_values_file_connects_over_tls_exactly_as_its_stack_does(env):
+    manifests = rendered_file(f"values-{env}.yaml")
+    from_file = one(manifests, "ConfigMap", f"{RELEASE}-config")["data"]
+    from_stack = deployed(env).charts()[f"{RELEASE}-chart"].inputs["values"]
+    assert {key: from_file.get(key) for key in TLS_ENV} == {key: from_stack["env"].get(key) for key in TLS_ENV}
+    volumes = deployment(manifests)["spec"]["template"]["spec"]["volumes"]
+    assert [volume for volume in volumes if volume["name"] == "tls-ca"] == from_stack.get("extraVolumes", [])
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_with_tls_on_the_pods_mount_only_the_ca_of_the_services_certificate(env):
+    volumes = deployment(rendered_file(f"values-{env}.yaml"))["spec"]["template"]["spec"]["volumes"]
+    ca = next(volume for volume in volumes if volume["name"] == "tls-ca")
+    assert ca["secret"] == {"secretName": "core-pipeline-tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]}
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])

@@ -17,6 +17,7 @@ from components.storage import keep_claim_templates, storage_change_problems
 from platform_config import PROJECT, ConfigError, load_platform_config
 from platform_config.base import Environment
 from platform_config.data_tier import MONGODB_DATABASES, POSTGRES_DATABASES, DataTierConfig
+from platform_config.security import SecurityConfig
 from tooling.stacks import STACKS, TEST_SECRETS, RecordingMocks, deep_merge, run_stack, stack_config
 
 pytestmark = pytest.mark.unit
@@ -81,7 +82,11 @@ def test_the_chart_receives_exactly_the_pure_chart_values_of_the_stack(stack, re
     run = request.getfixturevalue(f"{stack}_stack")
     config = data_tier(stack)
     expected = chart_values(
-        config, Environment(stack), delete_data_on_destroy=False, secret_checksums=secret_checksums(run)
+        config,
+        Environment(stack),
+        delete_data_on_destroy=False,
+        secret_checksums=secret_checksums(run),
+        security=SecurityConfig.model_validate(stack_config(stack).get("security", {})),
     )
     chart = run.charts()[CHART]
     assert chart.inputs["values"] == expected

@@ -188,8 +188,15 @@ def test_writer_and_reader_urls_point_at_the_primary_and_read_services(prod_stac
     assert orders["writerHost"] == f"orders-postgresql-primary.{domain}"
     assert orders["readerHost"] == f"orders-postgresql-read.{domain}"
     password = "generated-orders-user-password"
-    assert orders["writerUrl"] == f"postgresql://orders:{password}@orders-postgresql-primary.{domain}:5432/orderdb_prod"
-    assert orders["readerUrl"] == f"postgresql://orders:{password}@orders-postgresql-read.{domain}:5432/orderdb_prod"
+    # prod requires TLS: clients verify the certificate and the host name.
+    tls = "sslmode=verify-full"
+    assert (
+        orders["writerUrl"]
+        == f"postgresql://orders:{password}@orders-postgresql-primary.{domain}:5432/orderdb_prod?{tls}"
+    )
+    assert (
+        orders["readerUrl"] == f"postgresql://orders:{password}@orders-postgresql-read.{domain}:5432/orderdb_prod?{tls}"
+    )
 
 
 def test_without_replicas_the_reader_endpoint_is_the_writer(dev_stack):

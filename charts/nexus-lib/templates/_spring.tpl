@@ -39,8 +39,24 @@ Never credentials: those are in the Secret (nexus-lib.spring.secretEntries).
 {{- /* Spring Boot structured logging: ECS JSON lines carrying trace and span ids. */}}
 {{- $_ := set $common "LOGGING_STRUCTURED_FORMAT_CONSOLE" "ecs" }}
 {{- end }}
+{{- if include "nexus-lib.spring.tls" . }}
+{{- /* TLS to Kafka, every server verified against the CA mounted at /tls (Kafka reads PEM trust stores). */}}
+{{- $_ := set $common "SPRING_KAFKA_SECURITY_PROTOCOL" "SSL" }}
+{{- $_ := set $common "SPRING_KAFKA_SSL_TRUST_STORE_TYPE" "PEM" }}
+{{- $_ := set $common "SPRING_KAFKA_SSL_TRUST_STORE_LOCATION" (printf "file:%s" (include "nexus-lib.spring.tlsCaFile" .)) }}
+{{- end }}
 {{- $own := include (printf "%s.configData" .Chart.Name) . | fromYaml }}
 {{- toYaml (merge $own $common) }}
+{{- end }}
+
+{{/* "true" when the service connects to its data stores over TLS (tls.enabled; a chart without the key: never). */}}
+{{- define "nexus-lib.spring.tls" -}}
+{{- if dig "tls" "enabled" false .Values.AsMap }}true{{ end }}
+{{- end }}
+
+{{/* Where the CA the service verifies servers against is mounted (key ca.crt of tls.caSecret). */}}
+{{- define "nexus-lib.spring.tlsCaFile" -}}
+/tls/ca.crt
 {{- end }}
 
 {{/* The chart's credential entries as YAML (parse with fromYamlArray): its "<chart>.secretKeys". */}}
@@ -393,11 +409,23 @@ spec:
             - name: state
               mountPath: {{ $persistence.mountPath }}
             {{- end }}
+            {{- if include "nexus-lib.spring.tls" . }}
+            - name: tls-ca
+              mountPath: {{ dir (include "nexus-lib.spring.tlsCaFile" .) }}
+              readOnly: true
+            {{- end }}
       volumes:
         # The root filesystem is read-only: the JVM and Tomcat write here.
         - name: tmp
           emptyDir:
             sizeLimit: {{ .Values.tmpDir.sizeLimit }}
+        {{- if include "nexus-lib.spring.tls" . }}
+        # Only the CA of the service's certificate Secret (cert-manager's), never its key.
+        - name: tls-ca
+          secret:
+            secretName: {{ required "tls.caSecret is required when tls.enabled" .Values.tls.caSecret }}
+            items: [{key: ca.crt, path: ca.crt}]
+        {{- end }}
         {{- if and $persistence (not $stateful) }}
         - name: state
           emptyDir:

@@ -6,7 +6,8 @@ calls back the hooks below.
 
 {{/* Service-specific, non-secret settings (ConfigMap data). */}}
 {{- define "order-command-service.configData" -}}
-SPRING_DATASOURCE_URL: {{ printf "jdbc:postgresql://%s:%v/%s" .Values.config.postgresHost .Values.config.postgresPort .Values.config.postgresDatabase | quote }}
+{{- $tls := ternary (printf "?sslmode=verify-full&sslrootcert=%s" (include "nexus-lib.spring.tlsCaFile" .)) "" (eq (include "nexus-lib.spring.tls" .) "true") }}
+SPRING_DATASOURCE_URL: {{ printf "jdbc:postgresql://%s:%v/%s%s" .Values.config.postgresHost .Values.config.postgresPort .Values.config.postgresDatabase $tls | quote }}
 SPRING_DATASOURCE_USERNAME: {{ .Values.config.postgresUser | quote }}
 KAFKA_BOOTSTRAP_SERVERS: {{ .Values.config.kafkaBootstrapServers | quote }}
 SNAPSHOT_INTERVAL: {{ .Values.config.snapshotInterval | quote }}
