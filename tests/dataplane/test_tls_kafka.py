@@ -10,7 +10,9 @@ committed stacks take theirs from the program (staging enabled/basic, prod requi
   certificate lacks; the broker reaches ZooKeeper over TLS only (ZooKeeper has no plaintext port); every allowed
   operation is in the broker's log;
 - enabled + basic, without SASL: plaintext on 9092 and TLS on 9093 both work; a denied operation is in the
-  broker's log and allowed ones are not; ZooKeeper's audit log records the broker's registration.
+  broker's log and allowed ones are not; ZooKeeper's audit log records the broker's registration;
+- required, ZooKeeper serving a certificate for another name: the broker refuses it (names checked);
+- prod's 3-server ensemble under required, up to its rendered configuration: TLS quorum, no plaintext port.
 Versions: Apache Kafka 3.9.0 and ZooKeeper 3.8.4, as in test_kafka.py.
 """
 
@@ -206,6 +208,24 @@ def test_a_broker_refuses_a_zookeeper_whose_certificate_lacks_its_name(session_r
         assert not broker.running(), "the broker is still running against a ZooKeeper with another name"
         assert "Timed out waiting for connection" in log, log[-3000:]
         assert "doesn't match any of the subject alternative names" in log, log[-3000:]
+
+
+def test_prods_ensemble_servers_talk_tls_to_each_other_and_to_clients_only(make_cluster):
+    # The 3-server ensemble cannot run on one machine (fixed ports): zookeeper-start.sh and the image's configure
+    # are run up to the rendered zookeeper.properties of server 2, with its certificate in place.
+    cluster = make_cluster(rendered("prod", CHART, {"tls": {"mode": "required"}}), chart_namespace("prod", CHART))
+    kafka.issue_certificate(cluster, CertificateAuthority(), "zookeeper")
+    container = cluster.pod("StatefulSet", "zookeeper", 1).container("zookeeper")
+    result = container.run(env={"DATAPLANE_CONFLUENT_DRY_RUN": "1"}, timeout=60)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    props = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line and not line.startswith("="))
+    assert "clientPort" not in props and props["secureClientPort"] == "2182"
+    assert props["sslQuorum"] == "true" and props["ssl.quorum.hostnameVerification"] == "true"
+    assert props["ssl.quorum.keyStore.type"] == "PEM" and props["client.portUnification"] == "false"
+    assert sorted(k for k in props if k.startswith("server.")) == ["server.1", "server.2", "server.3"]
+    store = container.path("/etc/kafka/secrets/zookeeper.pem")
+    assert store.stat().st_mode & 0o777 == 0o600
+    assert "PRIVATE KEY" in store.read_text() and store.read_text().count("BEGIN CERTIFICATE") == 2
 
 
 class TestEnabled:
