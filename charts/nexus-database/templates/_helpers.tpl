@@ -412,10 +412,11 @@ zookeeper:
 {{/*
 The ServiceAccount one workload's pods run as: (dict "component" "product-postgres"). One per workload, so a
 binding or a policy can name it; its token is never mounted (no pod of the data tier calls the Kubernetes API).
-A backup CronJob is a workload of its own: (dict "component" "product-postgres" "backup" true).
+A backup CronJob is a workload of its own: (dict "component" "product-postgres" "backupJob" true). (Not `backup`:
+a workloads item carries `backup: true` when the database is backed up.)
 */}}
 {{- define "nexus-database.serviceAccountName" -}}
-{{- if .backup }}{{ printf "%s-backup" .component }}{{ else }}{{ .component }}{{ end }}
+{{- if .backupJob }}{{ printf "%s-backup" .component }}{{ else }}{{ .component }}{{ end }}
 {{- end }}
 
 {{/*
