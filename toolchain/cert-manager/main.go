@@ -193,6 +193,15 @@ func run(rootCtx context.Context, opts *options) error {
 	if err != nil {
 		return err
 	}
+	// The certificate and issuer metrics (certmanager_certificate_ready_status, _expiration_timestamp_seconds,
+	// ...) are collected from the informers' listers at each scrape; the listers must exist before the
+	// informers start.
+	kinds := base.SharedInformerFactory.Certmanager().V1()
+	base.Metrics.SetupCertificateCollector(kinds.Certificates().Lister())
+	base.Metrics.SetupIssuerCollector(kinds.Issuers().Lister())
+	if opts.namespace == "" {
+		base.Metrics.SetupClusterIssuerCollector(kinds.ClusterIssuers().Lister())
+	}
 
 	serve := func(what, address string, start func(net.Listener) error) error {
 		ln, err := net.Listen("tcp", address)
