@@ -17,6 +17,9 @@ config = pulumi.Config()
 platform = pulumi.StackReference("platform", stack_name=config.require("platformStack"))
 postgres_cluster = config.get("postgresCluster") or "orders"
 image = config.get("image") or "ghcr.io/example/orders-reporting:1.4.2"
+# Set when the platform stack serves TLS (its output `tls.mode` is not "disabled"): the app asks the platform's
+# issuer for a Certificate in its own namespace, whose ca.crt it verifies the servers against.
+trust_platform_ca = config.get_bool("trustPlatformCa") or False
 
 outputs = pulumi.Output.all(*(platform.get_output(name) for name in CONSUMED_OUTPUTS)).apply(
     lambda values: dict(zip(CONSUMED_OUTPUTS, values, strict=True))
@@ -35,6 +38,34 @@ secret = k8s.core.v1.Secret(
     opts=in_namespace,
 )
 
+tls_volumes, tls_mounts, tls_objects = [], [], []
+if trust_platform_ca:
+    tls = platform.get_output("tls")
+    tls_objects.append(
+        k8s.apiextensions.CustomResource(
+            f"{NAMESPACE}-certificate",
+            api_version="cert-manager.io/v1",
+            kind="Certificate",
+            metadata={"name": f"{NAMESPACE}-tls", "namespace": NAMESPACE, "labels": LABELS},
+            spec={
+                "secretName": f"{NAMESPACE}-tls",
+                "commonName": NAMESPACE,
+                "usages": ["client auth", "digital signature", "key encipherment"],
+                "issuerRef": {
+                    "group": "cert-manager.io",
+                    "kind": tls.apply(lambda t: t["issuerKind"]),
+                    "name": tls.apply(lambda t: t["issuerName"]),
+                },
+            },
+            opts=in_namespace,
+        )
+    )
+    # Only the CA, never the certificate's key.
+    tls_volumes.append(
+        {"name": "tls-ca", "secret": {"secretName": f"{NAMESPACE}-tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
+    )
+    tls_mounts.append({"name": "tls-ca", "mountPath": "/tls", "readOnly": True})
+
 # The env list holds plain values and Secret references only (container_env never sees a credential's
 # value), so it may be shown in diffs even though it was derived from secret outputs.
 container = {
@@ -49,7 +80,7 @@ container = {
         "readOnlyRootFilesystem": True,
         "capabilities": {"drop": ["ALL"]},
     },
-    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *tls_mounts],
 }
 
 deployment = k8s.apps.v1.Deployment(
@@ -67,11 +98,11 @@ deployment = k8s.apps.v1.Deployment(
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
                 "containers": [container],
-                "volumes": [{"name": "tmp", "emptyDir": {}}],
+                "volumes": [{"name": "tmp", "emptyDir": {}}, *tls_volumes],
             },
         },
     },
-    opts=pulumi.ResourceOptions(depends_on=[namespace, secret]),
+    opts=pulumi.ResourceOptions(depends_on=[namespace, secret, *tls_objects]),
 )
 
 k8s.policy.v1.PodDisruptionBudget(

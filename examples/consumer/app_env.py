@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 # The platform outputs the app reads (StackReference.get_output names).
-CONSUMED_OUTPUTS = ("environment", "postgres", "dataTier", "orderPlatform")
+CONSUMED_OUTPUTS = ("environment", "tls", "postgres", "dataTier", "orderPlatform")
+# Where the app finds the platform's CA (ca.crt of its own cert-manager Certificate), when the platform serves TLS.
+CA_FILE = "/tls/ca.crt"
 
 
 class PlatformOutputsError(ValueError):
@@ -54,6 +56,9 @@ def app_env(outputs: Mapping[str, Any], postgres_cluster: str = "orders") -> App
         "DATABASE_URL": str(_require(outputs, f"{cluster}.writerUrl", "DATABASE_URL")),
         "READ_DATABASE_URL": str(_require(outputs, f"{cluster}.readerUrl", "READ_DATABASE_URL")),
     }
+    # With TLS on, the URLs ask for verification (sslmode=verify-full, rediss://) against the platform's CA.
+    if (outputs.get("tls") or {}).get("mode", "disabled") != "disabled":
+        plain |= {"PGSSLROOTCERT": CA_FILE, "TLS_CA_FILE": CA_FILE, "KAFKA_SECURITY_PROTOCOL": "SSL"}
     # Redis is optional in the platform (dataTier.redis is null when off); the app then runs without a cache.
     redis = (outputs.get("dataTier") or {}).get("redis")
     if redis is not None:

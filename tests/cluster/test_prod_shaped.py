@@ -7,6 +7,9 @@ on a real API server and every workload becomes ready; nothing diffs afterwards;
 scaled its workload to its floor, the drift check (`python -m tooling.drift`, the scheduled drift workflow's)
 reports nothing: what controllers change there is expected drift, not drift. One deploy serves all of them.
 
+It also holds prod's security profile: cert-manager (run on the host by the local cluster) issues every
+Certificate the stack asks for, and every data-store pod mounts the issued Secret its server reads.
+
 Scaled down, and nothing else changed: storage sizes to 1Gi, container resources and tenant RAM to small
 values, `instanceType` unset (kwok nodes carry no instance-type label), every StorageClass to the local
 `standard`, and hard pod anti-affinity to soft (two fake nodes cannot hold three members of a set apart).
@@ -14,13 +17,14 @@ values, `instanceType` unset (kwok nodes carry no instance-type label), every St
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from policy.rules import SINGLE_POD_ANNOTATION
+from policy.rules import SINGLE_POD_ANNOTATION, TLS_MODE_ANNOTATION
 from tests.cluster.conftest import Kubectl
 from tooling import drift
 from tooling.engine import ProgramCopy, ScratchStack
@@ -115,6 +119,62 @@ def test_every_namespace_the_prod_stack_creates_has_a_network_policy(prod: Scrat
 def test_the_orders_read_pool_runs_the_two_prod_replicas(prod: ScratchStack, kubectl: Kubectl) -> None:
     read = kubectl.get("statefulset", "postgres", "orders-postgresql-read")
     assert (read["spec"]["replicas"], read["status"].get("readyReplicas")) == (2, 2)
+
+
+def issued_certificates(kubectl: Kubectl, namespaces: list[str]) -> list[dict[str, Any]]:
+    return [c for ns in namespaces for c in kubectl.items("certificates.cert-manager.io", ns)]
+
+
+def test_cert_manager_issues_every_certificate_of_the_prod_stack(prod: ScratchStack, kubectl: Kubectl) -> None:
+    certificates = issued_certificates(kubectl, created_namespaces(prod))
+    # One per data-tier server (5 PostgreSQL, 2 MongoDB, Redis, Kafka, ZooKeeper), the Bitnami cluster, and the
+    # two consumers' own (core-pipeline, the order platform).
+    assert len(certificates) >= 13
+    not_ready = [
+        f"{c['metadata']['namespace']}/{c['metadata']['name']}"
+        for c in certificates
+        if not any(cond["type"] == "Ready" and cond["status"] == "True" for cond in c["status"].get("conditions", []))
+    ]
+    assert not_ready == []
+
+
+def test_every_issued_secret_holds_a_certificate_for_its_servers_names_signed_by_the_stacks_ca(
+    prod: ScratchStack, kubectl: Kubectl
+) -> None:
+    from cryptography import x509
+
+    for certificate in issued_certificates(kubectl, created_namespaces(prod)):
+        namespace, spec = certificate["metadata"]["namespace"], certificate["spec"]
+        data = kubectl.get("secret", namespace, spec["secretName"])["data"]
+        assert {"tls.crt", "tls.key", "ca.crt"} <= set(data), spec["secretName"]
+        leaf = x509.load_pem_x509_certificates(base64.b64decode(data["tls.crt"]))[0]
+        ca = x509.load_pem_x509_certificate(base64.b64decode(data["ca.crt"]))
+        leaf.verify_directly_issued_by(ca)
+        names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName
+        )
+        assert set(spec.get("dnsNames", [])) <= set(names), spec["secretName"]
+
+
+def test_every_data_store_pod_mounts_the_issued_certificate_its_server_reads(
+    prod: ScratchStack, kubectl: Kubectl
+) -> None:
+    namespaces = created_namespaces(prod)
+    issued = {(c["metadata"]["namespace"], c["spec"]["secretName"]) for c in issued_certificates(kubectl, namespaces)}
+    stores = [s for ns in namespaces for s in kubectl.items("statefulsets", ns)]
+    databases = [s for s in stores if s["metadata"]["namespace"] in ("data", "postgres")]
+    assert len(databases) >= 11
+    for store in databases:
+        namespace = store["metadata"]["namespace"]
+        pods = kubectl.items("pods", namespace)
+        owned = [
+            p for p in pods if any(o["name"] == store["metadata"]["name"] for o in p["metadata"]["ownerReferences"])
+        ]
+        assert owned, name
+        for pod in owned:
+            secrets = {v["secret"]["secretName"] for v in pod["spec"]["volumes"] if "secret" in v}
+            assert {(namespace, secret) for secret in secrets} & issued, pod["metadata"]["name"]
+            assert pod["metadata"]["annotations"].get(TLS_MODE_ANNOTATION) == "required", pod["metadata"]["name"]
 
 
 def test_the_prod_shaped_stack_shows_no_changes_after_up(prod: ScratchStack) -> None:

@@ -133,6 +133,17 @@ def test_a_platform_without_redis_gives_an_app_without_a_cache(dev_stack: StackR
     assert "REDIS_URL" not in app_env.app_env(outputs).secret
 
 
+def test_a_platform_without_tls_gives_the_app_no_ca_to_verify_against(dev_stack: StackRun) -> None:
+    assert "TLS_CA_FILE" not in app_env.app_env(dev_stack.outputs).plain
+
+
+def test_a_platform_serving_tls_gives_the_app_the_ca_its_urls_are_verified_against(prod_stack: StackRun) -> None:
+    env = app_env.app_env(prod_stack.outputs)
+    assert env.plain["PGSSLROOTCERT"] == env.plain["TLS_CA_FILE"] == "/tls/ca.crt"
+    assert env.secret["DATABASE_URL"].endswith("?sslmode=verify-full")
+    assert env.secret["REDIS_URL"].startswith("rediss://")
+
+
 def test_a_missing_cluster_is_an_error_naming_the_output_and_the_clusters_present(dev_stack: StackRun) -> None:
     with pytest.raises(app_env.PlatformOutputsError, match=r"postgres\.billing is missing.*present: orders"):
         app_env.app_env(dev_stack.outputs, postgres_cluster="billing")
