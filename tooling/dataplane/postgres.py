@@ -5,7 +5,10 @@ does when our StatefulSet's postgres container starts (it has no command of its 
 docker-library/postgres 17: on an empty PGDATA, initdb as POSTGRES_USER with POSTGRES_PASSWORD, append
 `host all all all scram-sha-256` to pg_hba.conf, start a socket-only temporary server, CREATE DATABASE
 POSTGRES_DB, run /docker-entrypoint-initdb.d/* (executable *.sh are executed), stop; then start the
-server listening on the pod. A PGDATA that already holds PG_VERSION (a standby clone) just starts.
+server listening on the pod. A PGDATA that already holds PG_VERSION (a standby clone) just starts. The
+container's args after `postgres` (`--ssl=on`, `--hba_file=...`, audit settings: `server_settings`) go to both
+servers, as the entrypoint passes them. Init containers (the `hba` one writing that hba file) are the caller's to
+run first, as the kubelet runs them.
 
 Two differences, both of where things are, not what they do:
 - libpq's default socket directory (/var/run/postgresql, a mounted emptyDir in the pod) is the mount's
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tooling.dataplane.paths import PG_BIN
-from tooling.dataplane.pods import Container
+from tooling.dataplane.pods import Container, rewrite
 from tooling.dataplane.processes import Server, Supervisor, wait_for
 
 PORT = 5432
@@ -66,7 +69,7 @@ def client_env(container: Container) -> dict[str, str]:
     return {"PGHOST": str(socket_dir(container))}
 
 
-def _server_argv(pgdata: Path, sockets: Path, listen: str) -> list[str]:
+def _server_argv(pgdata: Path, sockets: Path, listen: str, settings: list[str] | None = None) -> list[str]:
     return [
         str(PG_BIN / "postgres"),
         "-D",
@@ -77,7 +80,15 @@ def _server_argv(pgdata: Path, sockets: Path, listen: str) -> list[str]:
         f"listen_addresses={listen}",
         "-c",
         f"unix_socket_directories={sockets}",
+        *(settings or []),
     ]
+
+
+def server_settings(container: Container) -> list[str]:
+    """The container's args after `postgres` (`--ssl=on`, `--hba_file=...`, audit settings), in-pod paths mapped: the
+    image's entrypoint passes them to its initdb-time server and to the server it execs."""
+    args = [rewrite(str(arg), container.paths) for arg in container.spec.get("args", [])]
+    return args[1:] if args[:1] == ["postgres"] else args
 
 
 def _wait_socket(supervisor: Supervisor, container: Container, server: Server, env: dict[str, str]) -> None:
@@ -99,6 +110,7 @@ def official_entrypoint(container: Container) -> Server:
     env = {**container.env, **client_env(container)}
     pgdata = Path(env["PGDATA"])
     sockets = socket_dir(container)
+    settings = server_settings(container)
     if not (pgdata / "PG_VERSION").exists():
         container.pod.cluster.mkdir(pgdata)
         pgdata.chmod(0o700)
@@ -119,7 +131,9 @@ def official_entrypoint(container: Container) -> Server:
         drop_loopback_trust(pg_hba)
         with pg_hba.open("a") as hba:  # pg_setup_hba_conf: password_encryption's method for every host
             hba.write("\nhost all all all scram-sha-256\n")
-        temp = container.start(_server_argv(pgdata, sockets, ""), env=client_env(container), stop_signal=signal.SIGINT)
+        temp = container.start(
+            _server_argv(pgdata, sockets, "", settings), env=client_env(container), stop_signal=signal.SIGINT
+        )
         init_env = {**client_env(container), "PGPASSWORD": env["POSTGRES_PASSWORD"]}
         try:
             _wait_socket(supervisor, container, temp, env)
@@ -151,7 +165,9 @@ def official_entrypoint(container: Container) -> Server:
         finally:
             supervisor.stop(temp)
     server = container.start(
-        _server_argv(pgdata, sockets, container.pod.address), env=client_env(container), stop_signal=signal.SIGINT
+        _server_argv(pgdata, sockets, container.pod.address, settings),
+        env=client_env(container),
+        stop_signal=signal.SIGINT,
     )
     _wait_socket(supervisor, container, server, env)
     return server

@@ -8,6 +8,8 @@ set -euo pipefail
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
   -v app_user="$APP_USERNAME" -v app_password="$APP_PASSWORD" \
   -v replication_password="$REPLICATION_PASSWORD" -v database="$POSTGRES_DB" <<'SQL'
+-- audit.level basic/comprehensive log DDL (log_statement): not this session's, which holds passwords.
+SET log_statement = 'none';
 SELECT format('CREATE ROLE %I', :'app_user')
   WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'app_user') \gexec
 ALTER ROLE :"app_user" WITH LOGIN PASSWORD :'app_password';

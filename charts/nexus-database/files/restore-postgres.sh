@@ -5,6 +5,10 @@
 # dump's objects are dropped and recreated (--clean --if-exists).
 set -euo pipefail
 export PGPASSWORD="$POSTGRES_PASSWORD"
+# tls.mode enabled or required (TLS_CA_FILE, the server's CA): verify the server's certificate and name.
+if [ -n "${TLS_CA_FILE:-}" ]; then
+  export PGSSLMODE="${PGSSLMODE:-verify-full}" PGSSLROOTCERT="${PGSSLROOTCERT:-$TLS_CA_FILE}"
+fi
 # From the volume by date (RESTORE_DATE=YYYYMMDD): that day's newest dump.
 if [ -z "${RESTORE_FILE:-}" ]; then
   RESTORE_FILE="$(ls -1 "/backups/${TARGET}/${RESTORE_DATE}"T*.dump 2>/dev/null | tail -n 1 || true)"
