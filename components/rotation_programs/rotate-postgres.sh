@@ -15,6 +15,8 @@
 #                                    the base user), so the login clients hold now keeps working until the
 #                                    next rotation. Unset APP_USER: no service user here.
 #   REPLICATION_USER, NEXT_REPLICATION_PASSWORD   the streaming-replication role (unset: none)
+#   PGSSLMODE, PGSSLROOTCERT         with TLS on (tls.mode enabled or required): verify-full and the servers' CA
+#                                    (libpq reads them; TLS_CA_FILE alone sets both)
 #
 # Idempotent and safe to kill at any point: every statement sets what should be; the admin password changes
 # last, and the admin login is tried with the next password first, so a re-run after a kill that left the new
@@ -30,6 +32,9 @@ if [ -z "${CURRENT_ADMIN_PASSWORD+set}" ]; then
 fi
 
 export PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-10}"
+if [ -n "${TLS_CA_FILE:-}" ]; then
+  export PGSSLMODE="${PGSSLMODE:-verify-full}" PGSSLROOTCERT="${PGSSLROOTCERT:-$TLS_CA_FILE}"
+fi
 admin_login() { # $1: the password to try
   PGPASSWORD="$1" psql -X -q -At -U "$ADMIN_USER" -c 'SELECT 1' >/dev/null 2>&1
 }
@@ -58,6 +63,8 @@ export PGPASSWORD="$admin_password"
 if [ -n "${APP_USER:-}" ]; then
   log "setting the password of login $APP_USER (service user $APP_BASE_USER)"
   psql -X -q -v ON_ERROR_STOP=1 -U "$ADMIN_USER" -v app_user="$APP_USER" -v base_user="$APP_BASE_USER" <<'SQL'
+-- audit (log_statement ddl/all, pgaudit) would log the password: not this session's statements.
+SET log_statement = 'none';
 \getenv app_password NEXT_APP_PASSWORD
 SELECT format('CREATE ROLE %I LOGIN', :'app_user')
   WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'app_user') \gexec
@@ -72,6 +79,8 @@ fi
 if [ -n "${REPLICATION_USER:-}" ] && [ -n "${NEXT_REPLICATION_PASSWORD:-}" ]; then
   log "setting the password of replication role $REPLICATION_USER"
   psql -X -q -v ON_ERROR_STOP=1 -U "$ADMIN_USER" -v role="$REPLICATION_USER" <<'SQL'
+-- audit (log_statement ddl/all, pgaudit) would log the password: not this session's statements.
+SET log_statement = 'none';
 \getenv replication_password NEXT_REPLICATION_PASSWORD
 ALTER ROLE :"role" WITH PASSWORD :'replication_password';
 SQL
@@ -80,6 +89,8 @@ fi
 if [ -n "${NEXT_ADMIN_PASSWORD:-}" ] && [ "$admin_password" != "$NEXT_ADMIN_PASSWORD" ]; then
   log "setting the admin password"
   psql -X -q -v ON_ERROR_STOP=1 -U "$ADMIN_USER" -v role="$ADMIN_USER" <<'SQL'
+-- audit (log_statement ddl/all, pgaudit) would log the password: not this session's statements.
+SET log_statement = 'none';
 \getenv admin_password NEXT_ADMIN_PASSWORD
 ALTER ROLE :"role" WITH PASSWORD :'admin_password';
 SQL

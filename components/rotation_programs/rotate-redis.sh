@@ -6,7 +6,10 @@
 #
 # Environment (passwords only in the environment and on redis-cli's stdin, never in argv):
 #   REDIS_HOSTS        every server, the primary and each replica (ACLs are per server, not replicated)
-#   REDIS_PORT
+#   REDIS_PORT         the port to reach them on: with TLS (TLS_CA_FILE set) their TLS port (tls.mode enabled: 6380,
+#                      required: 6379)
+#   TLS_CA_FILE        the servers' CA (tls.mode enabled or required): redis-cli --tls, the certificate checked against
+#                      it (redis-cli does not check the host name); unset: plaintext
 #   CURRENT_PASSWORD   the password the live Secret holds now; unset when that Secret does not exist yet (a new
 #                      stack: the servers will start with the next password, nothing to rotate)
 #   NEXT_PASSWORD      the password to add
@@ -22,9 +25,17 @@ if [ -z "${CURRENT_PASSWORD+set}" ]; then
 fi
 
 port="${REDIS_PORT:-6379}"
+# redis-cli on $host, over TLS when TLS_CA_FILE is set.
+rcli() {
+  if [ -n "${TLS_CA_FILE:-}" ]; then
+    redis-cli --tls --cacert "$TLS_CA_FILE" --no-auth-warning -h "$host" -p "$port" "$@"
+  else
+    redis-cli --no-auth-warning -h "$host" -p "$port" "$@"
+  fi
+}
 # redis-cli as the default user with password $AUTH (redis-cli reads REDISCLI_AUTH from the environment).
-cli() { REDISCLI_AUTH="$AUTH" redis-cli --no-auth-warning -h "$host" -p "$port" "$@"; }
-accepts() { [ "$(REDISCLI_AUTH="$1" redis-cli --no-auth-warning -h "$host" -p "$port" ping 2>/dev/null)" = PONG ]; }
+cli() { REDISCLI_AUTH="$AUTH" rcli "$@"; }
+accepts() { [ "$(REDISCLI_AUTH="$1" rcli ping 2>/dev/null)" = PONG ]; }
 sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
 keep_next=$(sha256 "$NEXT_PASSWORD")
