@@ -408,6 +408,14 @@ def data_stores_without_scrape_object(objects: Mapping[str, Manifest]) -> list[t
 # Set on a data store's pod template by its chart (nexus-database) or component (the Bitnami clusters) from the
 # stack's security.tls.mode: what the server does with plaintext clients.
 TLS_MODE_ANNOTATION = "nexus-platform/tls-mode"
+# On a StatefulSet that only keeps its own state (the order query service's state store) and serves no database
+# protocol: "false" takes it out of the data-store rules.
+DATA_STORE_ANNOTATION = "nexus-platform/data-store"
+
+
+def is_data_store(obj: Manifest) -> bool:
+    """A StatefulSet, unless it says it is none (DATA_STORE_ANNOTATION "false")."""
+    return obj.get("kind") == "StatefulSet" and str(annotations(obj).get(DATA_STORE_ANNOTATION, "")).lower() != "false"
 
 
 def own_service_account(obj: Manifest) -> list[str]:
@@ -448,12 +456,12 @@ def _certificate_secrets(objects: Mapping[str, Manifest]) -> set[tuple[str, str]
 
 
 def data_stores_without_required_tls(objects: Mapping[str, Manifest]) -> list[tuple[str, str]]:
-    """Every data store (a StatefulSet) refuses plaintext: its pods say tls-mode `required` and mount the Secret of a
-    cert-manager Certificate of the stack (in their namespace)."""
+    """Every data store (a StatefulSet that does not say it is none) refuses plaintext: its pods say tls-mode
+    `required` and mount the Secret of a cert-manager Certificate of the stack (in their namespace)."""
     issued = _certificate_secrets(objects)
     problems = []
     for key, obj in objects.items():
-        if obj.get("kind") != "StatefulSet":
+        if not is_data_store(obj):
             continue
         template = (obj.get("spec") or {}).get("template") or {}
         mode = ((template.get("metadata") or {}).get("annotations") or {}).get(TLS_MODE_ANNOTATION)

@@ -290,7 +290,9 @@ touches the workload until the autoscaler caught up.
 apiVersion: apps/v1
 kind: {{ include "nexus-lib.spring.kind" . }}
 metadata:
-  {{- include "nexus-lib.metadata" (dict "context" .) | nindent 2 }}
+  {{- /* A StatefulSet for its state store, not a data store others connect to (the policy pack's TLS rule). */}}
+  {{- $role := ternary (dict "nexus-platform/data-store" "false") dict (eq $stateful "true") }}
+  {{- include "nexus-lib.metadata" (dict "context" . "annotations" $role) | nindent 2 }}
 spec:
   {{- if not .Values.autoscaling.enabled }}
   replicas: {{ .Values.replicaCount }}
