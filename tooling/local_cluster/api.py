@@ -12,14 +12,18 @@ from typing import Any
 
 class Client:
     """HTTPS to one server on 127.0.0.1, verifying it against the cluster CA and presenting a client
-    certificate (or, for the components' health endpoints, neither)."""
+    certificate (or, for the components' health endpoints, neither; or plain HTTP with `tls=False`, as
+    cert-manager's health endpoint serves)."""
 
-    def __init__(self, port: int, pki: Path | None = None, cert: str | None = None, timeout: float = 5.0) -> None:
+    def __init__(
+        self, port: int, pki: Path | None = None, cert: str | None = None, timeout: float = 5.0, tls: bool = True
+    ) -> None:
         self.port = port
         self.timeout = timeout
-        if pki is None:
+        self.context: ssl.SSLContext | None = None
+        if tls and pki is None:
             self.context = ssl._create_unverified_context()  # self-signed /healthz of kcm and the scheduler
-        else:
+        elif tls and pki is not None:
             self.context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
             if cert:
                 self.context.load_cert_chain(str(pki / f"{cert}.crt"), str(pki / f"{cert}.key"))
@@ -27,7 +31,11 @@ class Client:
     def request(
         self, method: str, path: str, body: Any = None, content_type: str = "application/json"
     ) -> tuple[int, str]:
-        conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=self.timeout, context=self.context)
+        conn: http.client.HTTPConnection
+        if self.context is None:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        else:
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=self.timeout, context=self.context)
         try:
             data = None if body is None else json.dumps(body).encode()
             headers = {"Content-Type": content_type, "Accept": "application/json"} if data else {}

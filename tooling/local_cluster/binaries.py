@@ -1,5 +1,6 @@
 """The cluster's binaries: `.tools/bin` when it holds the pinned version, else a compatible one on PATH,
-else built with `go build` from the wrapper modules toolchain/k8s and toolchain/k8s/kwok.
+else built with `go build` from the wrapper modules toolchain/k8s, toolchain/k8s/kwok and
+toolchain/cert-manager; and the CustomResourceDefinitions the cluster serves, taken from Go modules.
 
 Asking a binary for its version costs a process start (~0.1 s for kube-apiserver), so the answers are
 kept in `.tools/share/local-cluster-versions.json`, keyed by path, size and modification time.
@@ -14,12 +15,22 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-from tooling.local_cluster.config import K8S_MOD_DIR, KWOK_MOD_DIR, TOOLS_SHARE, Instance, Versions
+from tooling.local_cluster.config import (
+    CERT_MANAGER_MOD_DIR,
+    K8S_MOD_DIR,
+    KWOK_MOD_DIR,
+    TOOLS_SHARE,
+    Instance,
+    Versions,
+)
 
 KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
-BINARIES = ("etcd", *KUBERNETES_BINARIES, "kwok")
+CERT_MANAGER = "cert-manager-controller"
+CERT_MANAGER_MODULE = "github.com/cert-manager/cert-manager"
+BINARIES = ("etcd", *KUBERNETES_BINARIES, "kwok", CERT_MANAGER)
 VERSION_CACHE = TOOLS_SHARE / "local-cluster-versions.json"
 # kwok's own stages (the ones kwokctl runs with), copied from the kwok module at the pinned version.
 KWOK_STAGES = (
@@ -51,6 +62,7 @@ def _ask_version(name: str, path: Path) -> str:
         "etcd": r"etcd Version:\s*v?(\d+\.\d+\.\d+)",
         "kubectl": r"Client Version:\s*v?(\d+\.\d+\.\d+)",
         "kwok": r"v?(\d+\.\d+\.\d+)",
+        CERT_MANAGER: r"cert-manager-controller v?(\d+\.\d+\.\d+)",
     }
     found = re.search(patterns.get(name, r"Kubernetes\s+v?(\d+\.\d+\.\d+)"), out)
     return f"v{found.group(1)}" if found else ""
@@ -85,7 +97,8 @@ def version_of(name: str, path: Path) -> str:
 
 
 def pinned(name: str, versions: Versions) -> str:
-    return {"etcd": versions.etcd, "kwok": versions.kwok}.get(name, versions.kubernetes)
+    own = {"etcd": versions.etcd, "kwok": versions.kwok, CERT_MANAGER: versions.cert_manager}
+    return own.get(name, versions.kubernetes)
 
 
 def compatible(name: str, version: str, versions: Versions) -> bool:
@@ -97,6 +110,8 @@ def compatible(name: str, version: str, versions: Versions) -> bool:
         return minor in ("3.5", "3.6")  # kube-apiserver 1.34 supports etcd 3.5 and 3.6
     if name == "kwok":
         return minor == Versions.minor(versions.kwok)
+    if name == CERT_MANAGER:
+        return version == versions.cert_manager  # the project's own main: only a build of the pinned version
     k8s_major, k8s_minor = (int(x) for x in Versions.minor(versions.kubernetes).split("."))
     major, sub = (int(x) for x in minor.split("."))
     if name == "kubectl":
@@ -159,8 +174,10 @@ def build(instance: Instance, log: Log) -> dict[str, Path]:
         _go_build(
             "kwok", KWOK_MOD_DIR, ["-o", str(out / "kwok"), "-ldflags", ldflags, "sigs.k8s.io/kwok/cmd/kwok"], log
         )
+    if missing(instance, [CERT_MANAGER]):
+        build_cert_manager(out, versions, log)
     kwok_stages(versions)
-    monitoring_crds(versions)
+    all_crds(versions)
     paths = {name: find(name, instance) for name in BINARIES}
     still = [name for name, path in paths.items() if path is None]
     if still:
@@ -205,20 +222,76 @@ def kwok_stages(versions: Versions) -> Path:
     return out
 
 
-# The Prometheus Operator's CRDs the platform's charts create objects of.
-MONITORING_CRDS = ("servicemonitors", "podmonitors", "prometheusrules")
-PROMETHEUS_OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"
+def build_cert_manager(out: Path, versions: Versions, log: Log) -> None:
+    """cert-manager's controller from toolchain/cert-manager (the project's main over the module's controller
+    packages), stamped with the pinned version, which must be the one the wrapper's go.mod requires."""
+    go_mod = (CERT_MANAGER_MOD_DIR / "go.mod").read_text()
+    required = re.search(rf"^\s*(?:require\s+)?{re.escape(CERT_MANAGER_MODULE)}\s+(v\S+)", go_mod, re.MULTILINE)
+    if not required or required.group(1) != versions.cert_manager:
+        raise BuildError(
+            f"toolchain/cert-manager/go.mod requires {CERT_MANAGER_MODULE} "
+            f"{required.group(1) if required else '(nothing)'}, not LOCAL_CERT_MANAGER_VERSION={versions.cert_manager}:"
+            f" run `go get {CERT_MANAGER_MODULE}@{versions.cert_manager} && go mod tidy` in toolchain/cert-manager"
+        )
+    log(
+        f"building {CERT_MANAGER} {versions.cert_manager} ({CERT_MANAGER_MODULE}, via toolchain/cert-manager;"
+        " cold: about 4 min on 2 cores)"
+    )
+    ldflags = f"-s -w -X {CERT_MANAGER_MODULE}/pkg/util.AppVersion={versions.cert_manager}"
+    _go_build(CERT_MANAGER, CERT_MANAGER_MOD_DIR, ["-o", str(out / CERT_MANAGER), "-ldflags", ldflags, "."], log)
 
 
-def monitoring_crds(versions: Versions) -> Path:
-    """The Prometheus Operator's ServiceMonitor, PodMonitor and PrometheusRule CRDs at the pinned version, from
-    its Go module (`example/prometheus-operator-crd`), copied once to .tools/share."""
-    out = TOOLS_SHARE / f"prometheus-operator-{versions.prometheus_operator}-crds"
+@dataclass(frozen=True)
+class CrdSource:
+    """CustomResourceDefinitions shipped as plain YAML files in a folder of a Go module, at a pinned version."""
+
+    name: str  # copied to .tools/share/<name>-<version>-crds
+    module: str
+    folder: str  # inside the module
+    files: tuple[str, ...]
+    version: Callable[[Versions], str]
+
+
+CRD_SOURCES = (
+    # The Prometheus Operator's CRDs the platform's charts create objects of (definitions only: no operator runs).
+    CrdSource(
+        "prometheus-operator",
+        "github.com/prometheus-operator/prometheus-operator",
+        "example/prometheus-operator-crd",
+        tuple(f"monitoring.coreos.com_{crd}.yaml" for crd in ("servicemonitors", "podmonitors", "prometheusrules")),
+        lambda versions: versions.prometheus_operator,
+    ),
+    # cert-manager's, for its controller on the host. deploy/crds holds the same definitions as the Helm chart's
+    # templates/crd-*.yaml without the template lines; every one is v1 only, with no conversion webhook.
+    CrdSource(
+        "cert-manager",
+        CERT_MANAGER_MODULE,
+        "deploy/crds",
+        tuple(
+            f"{group}_{plural}.yaml"
+            for group, plural in (
+                ("cert-manager.io", "certificates"),
+                ("cert-manager.io", "certificaterequests"),
+                ("cert-manager.io", "issuers"),
+                ("cert-manager.io", "clusterissuers"),
+                ("acme.cert-manager.io", "orders"),
+                ("acme.cert-manager.io", "challenges"),
+            )
+        ),
+        lambda versions: versions.cert_manager,
+    ),
+)
+
+
+def crds(source: CrdSource, versions: Versions) -> Path:
+    """SOURCE's CRD files at the pinned version, from its Go module, copied once to .tools/share."""
+    version = source.version(versions)
+    out = TOOLS_SHARE / f"{source.name}-{version}-crds"
     if (out / ".complete").is_file():
         return out
     if shutil.which("go") is None:
-        raise BuildError("go is not installed; it is needed to fetch the Prometheus Operator's CRDs")
-    module = f"{PROMETHEUS_OPERATOR_MODULE}@{versions.prometheus_operator}"
+        raise BuildError(f"go is not installed; it is needed to fetch the CRDs of {source.module}")
+    module = f"{source.module}@{version}"
     proc = subprocess.run(
         ["go", "mod", "download", "-json", module],
         env={**os.environ, "GOFLAGS": "-mod=mod"},
@@ -229,12 +302,16 @@ def monitoring_crds(versions: Versions) -> Path:
     )
     if proc.returncode != 0:
         raise BuildError(f"go mod download {module} failed: {proc.stdout[-500:]}{proc.stderr[-500:]}")
-    source = Path(json.loads(proc.stdout)["Dir"]) / "example" / "prometheus-operator-crd"
+    folder = Path(json.loads(proc.stdout)["Dir"]) / source.folder
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    for crd in MONITORING_CRDS:
-        target = out / f"monitoring.coreos.com_{crd}.yaml"
-        shutil.copyfile(source / target.name, target)
-        target.chmod(0o644)
+    for name in source.files:
+        shutil.copyfile(folder / name, out / name)
+        (out / name).chmod(0o644)
     (out / ".complete").touch()
     return out
+
+
+def all_crds(versions: Versions) -> list[Path]:
+    """The folder of each CRD source, fetched into .tools/share the first time."""
+    return [crds(source, versions) for source in CRD_SOURCES]

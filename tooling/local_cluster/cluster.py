@@ -15,7 +15,7 @@ from tooling.local_cluster import binaries, objects
 from tooling.local_cluster.api import Client
 from tooling.local_cluster.config import Instance, Ports
 from tooling.local_cluster.pki import ensure_pki, write_kubeconfigs
-from tooling.local_cluster.processes import COMPONENT_NAMES, Processes, port_free, port_user
+from tooling.local_cluster.processes import COMPONENT_NAMES, CONTROL_PLANE, Processes, port_free, port_user
 from tooling.paths import REPO_ROOT
 
 SERVICE_CIDR = "10.96.0.0/16"
@@ -86,8 +86,9 @@ class LocalCluster:
         return self.admin.ok("/readyz", "ok")
 
     def healthy(self) -> bool:
+        """The control plane runs and serves (`start` checks the add-ons, and starts one that is down)."""
         return (
-            all(self.procs.alive(name) for name in COMPONENT_NAMES)
+            all(self.procs.alive(name) for name in CONTROL_PLANE)
             and self.instance.kubeconfig.is_file()
             and self.apiserver_ready()
         )
@@ -102,6 +103,14 @@ class LocalCluster:
         if not fresh and self.healthy():
             self.log(f"already running and healthy: reusing it ({inst.server})")
             self.apply_bootstrap()  # a cluster started by an older checkout may lack a newer object (a CRD)
+            if not self.procs.alive(binaries.CERT_MANAGER):  # it stopped, or an older checkout started none
+                self.check_ports(["cert_manager_metrics", "cert_manager_healthz"])
+                if ensure_pki(inst.pki):
+                    self.log(f"added the certificates of this checkout's components to {_short(inst.pki)}")
+                write_kubeconfigs(inst.state_dir, inst.server)
+                self.wait_for_cert_manager_apis([])
+                self.start_cert_manager(paths)
+                self.wait_for_cert_manager([binaries.CERT_MANAGER])
             return inst.kubeconfig
         if self.procs.recorded() or self.procs.strays():
             self.log("found a stopped or unhealthy cluster: replacing it")
@@ -120,11 +129,14 @@ class LocalCluster:
 
     def apply_bootstrap(self) -> None:
         """Server-side apply of what the cluster holds before anyone deploys (idempotent)."""
-        for path, obj in objects.bootstrap(binaries.monitoring_crds(self.instance.versions)):
+        for path, obj in objects.bootstrap(binaries.all_crds(self.instance.versions)):
             self.admin.apply(path, obj)
 
-    def check_ports(self) -> None:
+    def check_ports(self, only: list[str] | None = None) -> None:
+        """Every port of the instance (or the port fields ONLY) is free, else a ClusterError naming the setting."""
         for name, port in self.instance.ports.items():
+            if only is not None and name not in only:
+                continue
             if not port_free(port):
                 user = port_user(port)
                 raise ClusterError(
@@ -146,16 +158,7 @@ class LocalCluster:
             launched.append(name)
 
         def wait_for(what: str, timeout: float, ready: Callable[[], bool]) -> None:
-            deadline = time.monotonic() + timeout
-            while not ready():
-                for name in launched:
-                    if not self.procs.alive(name):
-                        raise ClusterError(f"{name} exited; last lines of its log:\n{self.procs.tail(name)}")
-                if time.monotonic() > deadline:
-                    raise ClusterError(
-                        f"timed out after {timeout:.0f}s waiting for {what} (logs: {_short(self.procs.logs)})"
-                    )
-                time.sleep(0.1)
+            self.wait_for(what, timeout, ready, launched)
 
         etcd_url = f"https://127.0.0.1:{ports.etcd_client}"
         peer_url = f"http://127.0.0.1:{ports.etcd_peer}"
@@ -229,6 +232,12 @@ class LocalCluster:
             *("--server-address", f"127.0.0.1:{ports.kwok}"),
         )
 
+        # cert-manager's informers list its kinds as they start: it starts once the API server serves them (the
+        # CRDs were applied with the other bootstrap objects; they are served within a second).
+        self.wait_for_cert_manager_apis(launched)
+        self.start_cert_manager(paths)
+        launched.append(binaries.CERT_MANAGER)
+
         for name, port in (("kube-controller-manager", ports.controller_manager), ("kube-scheduler", ports.scheduler)):
             health = Client(port, timeout=2)
             wait_for(f"{name} /healthz", 60, lambda health=health: health.ok("/healthz", "ok"))
@@ -244,7 +253,49 @@ class LocalCluster:
             60,
             lambda: self.admin.get(f"/apis/{objects.MONITORING_API}") is not None,
         )
+        self.wait_for_cert_manager(launched)
         self.log(f"cluster ready in {time.monotonic() - started:.1f}s: export KUBECONFIG={inst.kubeconfig}")
+
+    def wait_for(self, what: str, timeout: float, ready: Callable[[], bool], launched: list[str]) -> None:
+        """Until READY says yes; a ClusterError when TIMEOUT seconds pass or a process in LAUNCHED exits."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            for name in launched:
+                if not self.procs.alive(name):
+                    raise ClusterError(f"{name} exited; last lines of its log:\n{self.procs.tail(name)}")
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"timed out after {timeout:.0f}s waiting for {what} (logs: {_short(self.procs.logs)})"
+                )
+            time.sleep(0.1)
+
+    # -- cert-manager ---------------------------------------------------------------------------------
+    def start_cert_manager(self, paths: dict[str, Path]) -> None:
+        """cert-manager's controller on the host with a kubeconfig of its own, like the control plane's
+        controllers: one per cluster (so no leader election), metrics and health on loopback."""
+        inst, ports = self.instance, self.instance.ports
+        self.log(f"starting {binaries.CERT_MANAGER} {inst.versions.cert_manager}")
+        self.procs.launch(
+            binaries.CERT_MANAGER,
+            [
+                str(paths[binaries.CERT_MANAGER]),
+                *("--kubeconfig", str(inst.state_dir / "cert-manager.kubeconfig"), "--leader-elect=false"),
+                *("--cluster-resource-namespace", objects.CERT_MANAGER_NAMESPACE),
+                *("--metrics-listen-address", f"127.0.0.1:{ports.cert_manager_metrics}"),
+                *("--healthz-listen-address", f"127.0.0.1:{ports.cert_manager_healthz}"),
+                "--v=2",
+            ],
+        )
+
+    def wait_for_cert_manager_apis(self, launched: list[str]) -> None:
+        for api in objects.CERT_MANAGER_APIS:
+            self.wait_for(
+                f"{api} to be served", 60, lambda api=api: self.admin.get(f"/apis/{api}") is not None, launched
+            )
+
+    def wait_for_cert_manager(self, launched: list[str]) -> None:
+        health = Client(self.instance.ports.cert_manager_healthz, timeout=2, tls=False)
+        self.wait_for(f"{binaries.CERT_MANAGER} /livez", 60, lambda: health.ok("/livez", "ok"), launched)
 
     def node_ready(self, name: str) -> bool:
         node = self.admin.get(f"/api/v1/nodes/{name}") or {}
@@ -255,7 +306,7 @@ class LocalCluster:
     def stop(self) -> None:
         """Stop every process of the instance (data is kept): controllers, then the API server, then etcd."""
         running = any(self.procs.alive(name) for name in COMPONENT_NAMES)
-        self.procs.stop_groups(["kwok", "kube-scheduler", "kube-controller-manager"])
+        self.procs.stop_groups([binaries.CERT_MANAGER, "kwok", "kube-scheduler", "kube-controller-manager"])
         self.procs.stop_groups(["kube-apiserver"])
         self.procs.stop_groups(["etcd"])
         strays = self.procs.stop_strays()

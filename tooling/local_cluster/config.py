@@ -19,6 +19,7 @@ VERSIONS_FILE = REPO_ROOT / "toolchain" / "versions.env"
 TOOLS_SHARE = REPO_ROOT / ".tools" / "share"
 K8S_MOD_DIR = REPO_ROOT / "toolchain" / "k8s"
 KWOK_MOD_DIR = K8S_MOD_DIR / "kwok"
+CERT_MANAGER_MOD_DIR = REPO_ROOT / "toolchain" / "cert-manager"
 DATA_DIR = Path(__file__).resolve().parent / "kwok"
 
 # What versions.env says when it is silent (the same values it pins today).
@@ -27,12 +28,15 @@ DEFAULTS = {
     "LOCAL_ETCD_VERSION": "v3.6.4",
     "LOCAL_KWOK_VERSION": "v0.8.0",
     "LOCAL_PROMETHEUS_OPERATOR_VERSION": "v0.85.0",
+    "LOCAL_CERT_MANAGER_VERSION": "v1.21.2",
     "LOCAL_APISERVER_PORT": "16443",
     "LOCAL_ETCD_CLIENT_PORT": "16379",
     "LOCAL_ETCD_PEER_PORT": "16380",
     "LOCAL_KCM_PORT": "16257",
     "LOCAL_SCHEDULER_PORT": "16259",
     "LOCAL_KWOK_PORT": "16247",
+    "LOCAL_CERT_MANAGER_METRICS_PORT": "16402",
+    "LOCAL_CERT_MANAGER_HEALTHZ_PORT": "16403",
     "LOCAL_TEST_PORT_OFFSET": "100",
 }
 INSTANCES = ("default", "test")
@@ -66,6 +70,7 @@ class Versions:
     etcd: str
     kwok: str
     prometheus_operator: str
+    cert_manager: str
 
     @staticmethod
     def minor(version: str) -> str:
@@ -87,6 +92,8 @@ class Ports:
     controller_manager: int = _port("LOCAL_KCM_PORT", "kube-controller-manager")
     scheduler: int = _port("LOCAL_SCHEDULER_PORT", "kube-scheduler")
     kwok: int = _port("LOCAL_KWOK_PORT", "kwok")
+    cert_manager_metrics: int = _port("LOCAL_CERT_MANAGER_METRICS_PORT", "cert-manager-controller (metrics)")
+    cert_manager_healthz: int = _port("LOCAL_CERT_MANAGER_HEALTHZ_PORT", "cert-manager-controller (healthz)")
 
     def items(self) -> list[tuple[str, int]]:
         return [(f.name, getattr(self, f.name)) for f in fields(self)]
@@ -150,6 +157,7 @@ def instance(name: str = "default", environ: Mapping[str, str] | None = None) ->
             conf["LOCAL_ETCD_VERSION"],
             conf["LOCAL_KWOK_VERSION"],
             conf["LOCAL_PROMETHEUS_OPERATOR_VERSION"],
+            conf["LOCAL_CERT_MANAGER_VERSION"],
         ),
         tools_bin=Path(env.get("LOCAL_CLUSTER_TOOLS_BIN") or TOOLS_BIN),
     )

@@ -1,9 +1,10 @@
 """The cluster's certificates and kubeconfigs (the `cryptography` package; no openssl).
 
 One EC P-256 CA signs a serving certificate for the API server and one for etcd, and a client certificate
-for each client (the admin and kwok in `system:masters`, the controller manager, the scheduler, the API
-server's etcd client). The service-account token key pair is RSA 2048, which every consumer accepts.
-Everything is made once per state folder (`pki/.complete` marks a finished set).
+for each client (the admin, kwok and cert-manager's controller in `system:masters`, the controller manager,
+the scheduler, the API server's etcd client). The service-account token key pair is RSA 2048, which every
+consumer accepts. Everything is made once per state folder (`pki/.complete` marks a finished set); a client
+added to CERTS later gets its certificate from the same CA the next time the cluster starts.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ CERTS = (
     Cert("kube-controller-manager", "system:kube-controller-manager"),
     Cert("kube-scheduler", "system:kube-scheduler"),
     Cert("kwok", "kwok-controller", organization="system:masters"),
+    # cert-manager's controller reads and writes Secrets, its own kinds, Events and Leases in every namespace
+    # (upstream's chart grants it that through ClusterRoles; here, as kwok, it is a cluster admin on loopback).
+    Cert("cert-manager", "cert-manager-controller", organization="system:masters"),
 )
 # kubeconfig file (in the state folder) -> (certificate, user name)
 KUBECONFIGS = {
@@ -57,6 +61,7 @@ KUBECONFIGS = {
     "kube-controller-manager.kubeconfig": ("kube-controller-manager", "system:kube-controller-manager"),
     "kube-scheduler.kubeconfig": ("kube-scheduler", "system:kube-scheduler"),
     "kwok.kubeconfig": ("kwok", "kwok-controller"),
+    "cert-manager.kubeconfig": ("cert-manager", "cert-manager-controller"),
 }
 
 
@@ -68,8 +73,10 @@ def _write(path: Path, data: bytes, mode: int) -> None:
 
 
 def ensure_pki(pki: Path) -> bool:
-    """Make the certificates and keys unless a finished set exists; True when it made them."""
-    if (pki / ".complete").is_file():
+    """Make the certificates and keys unless a finished set exists (then only the certificates it lacks, from
+    its CA); True when it made any."""
+    complete = (pki / ".complete").is_file()
+    if complete and all((pki / f"{cert.name}.crt").is_file() for cert in CERTS):
         return False
     # cryptography is imported here only: `build`, `stop` and `status` work without it.
     from cryptography import x509
@@ -77,8 +84,6 @@ def ensure_pki(pki: Path) -> bool:
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    shutil.rmtree(pki, ignore_errors=True)
-    pki.mkdir(parents=True, mode=0o700)
     now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
     until = now + datetime.timedelta(days=VALID_DAYS)
 
@@ -115,18 +120,29 @@ def ensure_pki(pki: Path) -> bool:
         _write(pki / f"{file}.key", key_pem(key), 0o600)
         _write(pki / f"{file}.crt", cert.public_bytes(serialization.Encoding.PEM), 0o644)
 
-    ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = name("nexus-local-ca")
-    ca = (
-        certificate(ca_name, ca_key, key_usage("key_cert_sign", "crl_sign"))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    save("ca", ca_key, ca)
+    if complete:
+        ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), password=None)
+        if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{pki / 'ca.key'} is not the EC key this module makes")
+        ca = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
+        ca_name = ca.subject
+    else:
+        shutil.rmtree(pki, ignore_errors=True)
+        pki.mkdir(parents=True, mode=0o700)
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca = (
+            certificate(ca_name, ca_key, key_usage("key_cert_sign", "crl_sign"))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        save("ca", ca_key, ca)
     ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
 
     for cert in CERTS:
+        if complete and (pki / f"{cert.name}.crt").is_file():
+            continue
         key = ec.generate_private_key(ec.SECP256R1())
         usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH] if cert.server else []
         builder = (
@@ -142,6 +158,8 @@ def ensure_pki(pki: Path) -> bool:
             builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
         save(cert.name, key, builder.sign(ca_key, hashes.SHA256()))
 
+    if complete:
+        return True
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     _write(pki / "sa.key", key_pem(sa_key), 0o600)
     sa_pub = sa_key.public_key().public_bytes(

@@ -19,7 +19,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-COMPONENT_NAMES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+# Controllers that run beside the control plane against its API server; one that is down is started again by
+# the next `start` without restarting the cluster.
+ADD_ONS = ("cert-manager-controller",)
+COMPONENT_NAMES = CONTROL_PLANE + ADD_ONS
 
 Log = Callable[[str], None]
 
