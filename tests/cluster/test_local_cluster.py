@@ -1,7 +1,8 @@
 """The loopback control plane itself (tooling.local_cluster), as the program's stacks rely on it: workloads
 become ready on kwok's fake nodes, claims of the default StorageClass bind and can be expanded,
-LoadBalancer Services and Ingresses get an address, claims outlive their StatefulSet; and the tier runs on
-a cluster of its own, never on the one `make up` deploys to.
+LoadBalancer Services and Ingresses get an address, claims outlive their StatefulSet, the Prometheus
+Operator's and cert-manager's kinds are served and cert-manager's controller runs beside it; and the tier runs
+on a cluster of its own, never on the one `make up` deploys to.
 
 The tests run in file order on one namespace (what was scripts/local-cluster/smoke-test.sh).
 """
@@ -17,7 +18,9 @@ import pytest
 import yaml
 
 from tests.cluster.conftest import Kubectl
-from tooling.local_cluster import instance
+from tooling.local_cluster import LocalCluster, instance
+from tooling.local_cluster.api import Client
+from tooling.local_cluster.processes import cmdline
 
 pytestmark = pytest.mark.cluster
 
@@ -166,3 +169,29 @@ def test_the_cluster_serves_the_prometheus_operators_scrape_and_rule_kinds(kubec
     served = kubectl.run("api-resources", "--api-group=monitoring.coreos.com", "-o", "name").stdout.split()
     assert {"servicemonitors.monitoring.coreos.com", "podmonitors.monitoring.coreos.com"} <= set(served)
     assert "prometheusrules.monitoring.coreos.com" in served
+
+
+def test_the_cluster_serves_cert_managers_kinds_at_v1(kubectl: Kubectl) -> None:
+    # Stacks with TLS ask cert-manager for their servers' certificates; its controller runs beside the cluster.
+    for group, kinds in (
+        ("cert-manager.io", {"certificates", "certificaterequests", "issuers", "clusterissuers"}),
+        ("acme.cert-manager.io", {"orders", "challenges"}),
+    ):
+        served = kubectl.run("api-resources", f"--api-group={group}", "-o", "name").stdout.split()
+        assert {f"{kind}.{group}" for kind in kinds} <= set(served), group
+        assert kubectl.run("api-versions").stdout.split().count(f"{group}/v1") == 1, group
+
+
+def test_cert_managers_controller_runs_beside_the_control_plane_on_the_tiers_own_ports(kubeconfig: str) -> None:
+    cluster = LocalCluster(instance("test"))
+    args = cmdline(cluster.procs.pid_of("cert-manager-controller") or 0)
+    assert args, "cert-manager-controller is not running"
+
+    def flag(name: str) -> str:
+        return args[args.index(name) + 1]
+
+    ports = cluster.instance.ports
+    assert flag("--kubeconfig") == str(cluster.instance.state_dir / "cert-manager.kubeconfig")
+    assert flag("--metrics-listen-address") == f"127.0.0.1:{ports.cert_manager_metrics}"
+    assert flag("--healthz-listen-address") == f"127.0.0.1:{ports.cert_manager_healthz}"
+    assert Client(ports.cert_manager_healthz, tls=False).ok("/livez", "ok")
