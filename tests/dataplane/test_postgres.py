@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 
 from tests.dataplane.conftest import chart_namespace, rendered
+from tests.dataplane.test_tls_postgres_redis import issue_certificates, start_postgres
 from tooling.dataplane import postgres
 from tooling.dataplane.postgres import official_entrypoint, psql
 from tooling.dataplane.processes import wait_for
@@ -22,11 +23,13 @@ from tooling.stacks import STACKS
 STACK = "prod"
 CHART = "nexus-database"
 DATABASES = ["product", "payment", "order", "loyalty", "shipping"]
+# Plaintext, whatever the stack's security profile: TLS is tests/dataplane/test_tls_postgres_redis.py's.
+PLAINTEXT = {"tls": {"mode": "disabled"}}
 
 
 @pytest.fixture
 def data_tier(make_cluster):
-    return make_cluster(rendered(STACK, CHART), chart_namespace(STACK, CHART))
+    return make_cluster(rendered(STACK, CHART, PLAINTEXT), chart_namespace(STACK, CHART))
 
 
 def _env(container, name: str) -> str:
@@ -153,9 +156,23 @@ def test_replication_entry_admits_the_replicator_only_with_its_password(data_tie
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_stacks_render_starts_a_primary_whose_service_user_logs_in(make_cluster, stack):
+    """With the stack's own security profile: under TLS the service user logs in as the services do, verify-full."""
     cluster = make_cluster(rendered(stack, CHART), chart_namespace(stack, CHART))
-    primary = cluster.pod("StatefulSet", "order-postgres", 0).container("postgres")
-    official_entrypoint(primary)
+    ca_file = issue_certificates(cluster, ["order-postgres"])
+    pod = cluster.pod("StatefulSet", "order-postgres", 0)
+    primary = start_postgres(pod)
     user, database = _env(primary, "APP_USERNAME"), _env(primary, "POSTGRES_DB")
     assert primary.probe("readinessProbe").returncode == 0
-    assert _logged_in_as_service_user(primary, user, database) == user
+    if "hba" not in {c["name"] for c in pod.spec.get("initContainers", [])}:
+        assert _logged_in_as_service_user(primary, user, database) == user
+        return
+    name = f"order-postgres-service.{cluster.service_domain()}"
+    conninfo = (
+        f"host={name} hostaddr={primary.pod.address} port=5432 user={user} dbname={database} "
+        f"sslmode=verify-full sslrootcert={ca_file}"
+    )
+    result = primary.run(
+        ["psql", "-X", "-At", "--no-password", conninfo, "-c", "SELECT current_user"],
+        env={"PGPASSWORD": _env(primary, "APP_PASSWORD")},
+    )
+    assert result.stdout.strip() == user, result.stderr

@@ -15,17 +15,20 @@ from pathlib import Path
 import pytest
 
 from tests.dataplane.conftest import chart_namespace, rendered
+from tests.dataplane.test_tls_postgres_redis import issue_certificates
 from tooling.dataplane import redis
 from tooling.dataplane.processes import wait_for
 from tooling.stacks import STACKS
 
 STACK = "prod"
 CHART = "nexus-database"
+# Plaintext, whatever the stack's security profile: TLS is tests/dataplane/test_tls_postgres_redis.py's.
+PLAINTEXT = {"tls": {"mode": "disabled"}}
 
 
 @pytest.fixture
 def redis_pods(make_cluster):
-    cluster = make_cluster(rendered(STACK, CHART), chart_namespace(STACK, CHART))
+    cluster = make_cluster(rendered(STACK, CHART, PLAINTEXT), chart_namespace(STACK, CHART))
     assert cluster.find("StatefulSet", "redis")["spec"]["replicas"] >= 2
     primary = cluster.pod("StatefulSet", "redis", 0).container("redis")
     redis.start(primary)
@@ -74,8 +77,11 @@ def test_redis_password_never_appears_in_any_process_command_line(redis_pods):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_stacks_render_starts_a_primary_that_requires_the_password(make_cluster, stack):
+    """With the stack's own security profile (under `required`, over TLS: there is no plaintext port)."""
     cluster = make_cluster(rendered(stack, CHART), chart_namespace(stack, CHART))
+    ca_file = issue_certificates(cluster, ["redis"])
     primary = cluster.pod("StatefulSet", "redis", 0).container("redis")
     redis.start(primary)
-    assert redis.cli(primary, "SET", "k", "v").stdout.strip() == "OK"
-    assert "NOAUTH" in redis.cli(primary, "GET", "k", password="").stdout
+    tls = ca_file if primary.env.get("TLS_MODE") == "required" else None
+    assert redis.cli(primary, "SET", "k", "v", ca_file=tls).stdout.strip() == "OK"
+    assert "NOAUTH" in redis.cli(primary, "GET", "k", password="", ca_file=tls).stdout

@@ -4,6 +4,7 @@ its own readiness probe, talk to it with redis-cli the way the probes do (passwo
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 from tooling.dataplane.paths import REDIS_CLI
 from tooling.dataplane.pods import Container
@@ -25,8 +26,11 @@ def cli(
     *args: str,
     host: str | None = None,
     password: str | None = None,
+    ca_file: Path | str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """redis-cli in `container` against `host` (default: the pod itself); REDISCLI_AUTH from its env unless given."""
+    """redis-cli in `container` against `host` (default: the pod itself); REDISCLI_AUTH from its env unless given;
+    over TLS, the server's certificate checked against `ca_file`, when given."""
     env = {} if password is None else {"REDISCLI_AUTH": password}
-    argv = [str(REDIS_CLI), "-h", host or container.pod.address, "-p", str(PORT), *args]
+    tls = ["--tls", "--cacert", str(ca_file)] if ca_file else []
+    argv = [str(REDIS_CLI), *tls, "-h", host or container.pod.address, "-p", str(PORT), *args]
     return container.run(argv, env=env, timeout=30)
