@@ -1,7 +1,8 @@
 """cert-manager on the local cluster issues real certificates into Secrets, as the data tier's TLS relies on: a
 SelfSigned ClusterIssuer signs a CA Certificate, a CA Issuer built from that CA's Secret signs a server
 Certificate for a data-tier Service name, and the server's Secret holds a key, a certificate for that name and
-the CA that verifies it (docs/certificates.md).
+the CA that verifies it (docs/certificates.md). The program's own shape works too: a CA ClusterIssuer whose key
+pair is in cert-manager's cluster resource namespace, signing a PKCS#8 RSA server key (components/certificates.py).
 
 The controller is the host process tooling.local_cluster starts beside the tier's own cluster; the tests run in
 file order on one namespace, the chain created once.
@@ -16,12 +17,14 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests.cluster.conftest import Kubectl
 from tooling.local_cluster import instance
 from tooling.local_cluster.api import Client
+from tooling.local_cluster.objects import CERT_MANAGER_NAMESPACE
 
 pytestmark = pytest.mark.cluster
 
@@ -30,6 +33,8 @@ ROOT_ISSUER = "tls-proof-selfsigned"  # ClusterIssuer
 CA = "tls-proof-ca"  # the CA Certificate, its Secret and the Issuer built from it
 SERVER = "product-postgres-tls"  # the server Certificate and its Secret
 DNS_NAMES = ["product-postgres.data.svc.cluster.local", "product-postgres-service.data.svc.cluster.local"]
+CLUSTER_CA = "tls-proof-cluster-ca"  # a CA Certificate in cert-manager's namespace and the ClusterIssuer from it
+PKCS8_SERVER = "tls-proof-pkcs8"  # a server Certificate from that ClusterIssuer, with the program's key settings
 CM = "cert-manager.io/v1"
 
 
@@ -82,16 +87,51 @@ def chain() -> list[dict[str, Any]]:
     ]
 
 
+def cluster_ca_chain() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The CA Certificate (in cert-manager's cluster resource namespace), and the ClusterIssuer backed by its Secret
+    with a server Certificate from it (in NS)."""
+    ca = {
+        "apiVersion": CM,
+        "kind": "Certificate",
+        "metadata": {"name": CLUSTER_CA, "namespace": CERT_MANAGER_NAMESPACE},
+        "spec": {
+            "isCA": True,
+            "commonName": "nexus tls-proof cluster CA",
+            "secretName": CLUSTER_CA,
+            "privateKey": {"algorithm": "ECDSA", "size": 256},
+            "issuerRef": issuer_ref("ClusterIssuer", ROOT_ISSUER),
+        },
+    }
+    issuer = {
+        "apiVersion": CM,
+        "kind": "ClusterIssuer",
+        "metadata": {"name": CLUSTER_CA},
+        "spec": {"ca": {"secretName": CLUSTER_CA}},
+    }
+    server = {
+        "apiVersion": CM,
+        "kind": "Certificate",
+        "metadata": {"name": PKCS8_SERVER},
+        "spec": {
+            "secretName": PKCS8_SERVER,
+            "dnsNames": ["redis-service.data.svc.cluster.local"],
+            "privateKey": {"algorithm": "RSA", "size": 2048, "encoding": "PKCS8", "rotationPolicy": "Always"},
+            "issuerRef": issuer_ref("ClusterIssuer", CLUSTER_CA),
+        },
+    }
+    return ca, [issuer, server]
+
+
 def ready(kubectl: Kubectl, kind: str, name: str, namespace: str | None = NS) -> bool:
     where = ["-n", namespace] if namespace else []
     proc = kubectl.run("get", kind, name, *where, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}")
     return proc.stdout.strip() == "True"
 
 
-def secret_data(kubectl: Kubectl, name: str) -> dict[str, bytes]:
-    if not kubectl.exists("secret", NS, name):
+def secret_data(kubectl: Kubectl, name: str, namespace: str = NS) -> dict[str, bytes]:
+    if not kubectl.exists("secret", namespace, name):
         return {}
-    data = kubectl.get("secret", NS, name).get("data") or {}
+    data = kubectl.get("secret", namespace, name).get("data") or {}
     return {key: base64.b64decode(value) for key, value in data.items()}
 
 
@@ -101,9 +141,16 @@ def issued(kubectl: Kubectl) -> Iterator[Kubectl]:
     kubectl.run("create", "namespace", NS)
     try:
         kubectl.apply(NS, *chain())
+        cluster_ca, in_namespace = cluster_ca_chain()
+        kubectl.apply(CERT_MANAGER_NAMESPACE, cluster_ca)
+        kubectl.apply(NS, *in_namespace)
         yield kubectl
     finally:
-        kubectl.run("delete", "clusterissuer", ROOT_ISSUER, "--ignore-not-found", "--wait=false", check=False)
+        kubectl.run(
+            "delete", "clusterissuer", ROOT_ISSUER, CLUSTER_CA, "--ignore-not-found", "--wait=false", check=False
+        )
+        for kind in ("certificate", "secret"):
+            kubectl.run("delete", kind, CLUSTER_CA, "-n", CERT_MANAGER_NAMESPACE, "--ignore-not-found", check=False)
         kubectl.run("delete", "namespace", NS, "--wait=false", check=False)
 
 
@@ -172,3 +219,22 @@ def test_the_controllers_metrics_on_loopback_report_the_server_certificate_ready
         return status == 200 and any(all(label in row for label in labels) and row.endswith(" 1") for row in rows)
 
     assert eventually(reported, 30)
+
+
+def test_a_ca_cluster_issuer_signs_with_the_key_pair_in_cert_managers_namespace(issued: Kubectl) -> None:
+    assert eventually(lambda: ready(issued, "clusterissuer", CLUSTER_CA, None), 90)
+    data = eventually(
+        lambda: secret_data(issued, PKCS8_SERVER).get("tls.crt") and secret_data(issued, PKCS8_SERVER), 90
+    )
+    assert data, f"Secret {NS}/{PKCS8_SERVER} was not issued"
+    ca = x509.load_pem_x509_certificate(secret_data(issued, CLUSTER_CA, CERT_MANAGER_NAMESPACE)["tls.crt"])
+    x509.load_pem_x509_certificate(data["tls.crt"]).verify_directly_issued_by(ca)
+    assert data["ca.crt"] == ca.public_bytes(serialization.Encoding.PEM)
+
+
+def test_a_pkcs8_key_is_written_as_pkcs8_for_the_java_servers(issued: Kubectl) -> None:
+    data = eventually(
+        lambda: secret_data(issued, PKCS8_SERVER).get("tls.key") and secret_data(issued, PKCS8_SERVER), 90
+    )
+    assert data["tls.key"].startswith(b"-----BEGIN PRIVATE KEY-----")  # PKCS#8, not "BEGIN RSA PRIVATE KEY"
+    assert isinstance(load_pem_private_key(data["tls.key"], password=None), rsa.RSAPrivateKey)
