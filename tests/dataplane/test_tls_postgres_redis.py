@@ -30,6 +30,9 @@ from tooling.dataplane import postgres, redis
 from tooling.dataplane.certificates import CertificateAuthority
 from tooling.dataplane.paths import REDIS_CLI
 from tooling.dataplane.processes import wait_for
+from tooling.paths import REPO_ROOT
+
+ROTATION_PROGRAMS = REPO_ROOT / "components" / "rotation_programs"
 
 STACK = "prod"
 CHART = "nexus-database"
@@ -69,6 +72,24 @@ def certificate_names(cluster, component: str) -> list[str]:
             svc = service["metadata"]["name"]
             names += [svc, f"{svc}.{namespace}", f"{svc}.{namespace}.svc", f"{svc}.{namespace}.svc.{domain}"]
     return [*names, f"*.{component}-headless.{namespace}.svc.{domain}", "localhost"]
+
+
+def renew(cluster, component: str, *containers) -> object:
+    """cert-manager renews (here from a new CA, so only the new certificate verifies against the new CA's file): the
+    Secret changes and the kubelet rewrites the files in each container's volume. Returns the new CA's file."""
+    ca_file = issue_certificates(cluster, [component])
+    for container in containers:
+        for key in ("tls.crt", "tls.key", "ca.crt"):
+            (container.path("/tls") / key).write_text(cluster.secrets.get(f"{component}-tls", key))
+    return ca_file
+
+
+def _program(cluster, name: str):
+    """A rotation program (components/rotation_programs), copied where the pod user can read it (a Job's ConfigMap)."""
+    path = cluster.root / name
+    path.write_text((ROTATION_PROGRAMS / name).read_text())
+    path.chmod(0o755)
+    return path
 
 
 def _run_ok(container, what: str, **kw) -> None:
@@ -215,6 +236,30 @@ class TestPostgresRequired:
         for key in ("POSTGRES_PASSWORD", "APP_PASSWORD", "REPLICATION_PASSWORD"):
             assert primary.env[key] not in log, f"{key} is in the server's log"
 
+    def test_the_rotation_program_rotates_over_verified_tls_and_logs_no_password(self, tier):
+        cluster, primary, ca_file = tier
+        user, database, next_password = primary.env["APP_USERNAME"], primary.env["POSTGRES_DB"], "next-app-pass 1"
+        env = {  # the rotation Job's contract with TLS on: the primary's Service name, the CA only
+            "PGHOST": _service_name(cluster, "product-postgres-service"),
+            "PGHOSTADDR": primary.pod.address,  # what DNS answers for it
+            "PGPORT": "5432",
+            "PGDATABASE": database,
+            "ADMIN_USER": "postgres",
+            "CURRENT_ADMIN_PASSWORD": primary.env["POSTGRES_PASSWORD"],
+            "APP_BASE_USER": user,
+            "APP_USER": f"{user}_alt",
+            "NEXT_APP_PASSWORD": next_password,
+            "TLS_CA_FILE": str(ca_file),
+            "PGSSLMODE": "verify-full",
+            "PGSSLROOTCERT": str(ca_file),
+        }
+        _run_ok(primary, "rotate-postgres.sh", argv=["bash", str(_program(cluster, "rotate-postgres.sh"))], env=env)
+        conninfo = _verify_full(ca_file, env["PGHOST"], primary.pod.address, f"{user}_alt", database)
+        assert _psql(primary, conninfo, "SELECT current_user", next_password).stdout.strip() == user
+        log = (primary.dir / "output.log").read_text(errors="replace")
+        assert next_password not in log and "ALTER ROLE" not in log
+        assert f"user=postgres db={database}" in log and "statement: SET log_statement = 'none'" in log
+
 
 class TestPostgresEnabled:
     """tls.mode enabled, audit.level basic: TLS offered, plaintext still accepted; DDL logged, queries not."""
@@ -261,6 +306,21 @@ class TestPostgresEnabled:
         log = (primary.dir / "output.log").read_text(errors="replace").splitlines()
         dump = [line for line in log if "connection authorized: user=postgres database=productdb" in line]
         assert dump and all("application_name=pg_dump SSL enabled" in line for line in dump[-1:]), dump
+
+    def test_a_renewed_certificate_is_served_after_the_sidecar_asks_for_a_reload(self, tier):
+        cluster, primary, _ = tier
+        sidecar = primary.pod.container("tls-reload")
+        sidecar.start(env={"INTERVAL_SECONDS": "1"})
+        new_ca = renew(cluster, "product-postgres", primary, sidecar)
+        conninfo = _verify_full(
+            new_ca, _service_name(cluster, "product-postgres-service"), primary.pod.address, "postgres"
+        )
+
+        def served() -> bool:
+            return _psql(primary, conninfo, SSL_IN_USE, primary.env["POSTGRES_PASSWORD"]).stdout.strip() == "t"
+
+        wait_for(served, what="the renewed certificate (verified against its new CA)", timeout=30)
+        assert "the server reloaded it" in (sidecar.dir / "output.log").read_text()
 
 
 # --- Redis ------------------------------------------------------------------------------------------------------
@@ -348,6 +408,21 @@ class TestRedisRequired:
         backups = list((job.path("/backups") / "redis").glob("*.rdb"))
         assert len(backups) == 1 and backups[0].stat().st_size > 0
 
+    def test_the_rotation_program_adds_the_next_password_over_tls(self, tier):
+        cluster, primary, ca_file = tier
+        current, next_password = primary.env["REDIS_PASSWORD"], "next-redis-pass"
+        env = {
+            "REDIS_HOSTS": primary.pod.address,
+            "REDIS_PORT": "6379",  # required: the TLS port is 6379
+            "TLS_CA_FILE": str(ca_file),
+            "CURRENT_PASSWORD": current,
+            "NEXT_PASSWORD": next_password,
+        }
+        _run_ok(primary, "rotate-redis.sh", argv=["sh", str(_program(cluster, "rotate-redis.sh"))], env=env)
+        name = _service_name(cluster, "redis-service")
+        for password in (next_password, current):
+            assert b"+PONG" in _tls_ping(primary.pod.address, 6379, name, ca_file, password)
+
     def test_verbose_log_records_accepted_connections_and_their_end(self, tier):
         _, primary, ca_file = tier
         _redis_cli(primary, 6379, "PING", tls_ca=ca_file)
@@ -398,3 +473,20 @@ class TestRedisEnabled:
         )
         info = _redis_cli(replica, 6379, "INFO", "replication").stdout
         assert "master_link_status:up" in info and f"master_port:{REDIS_TLS_PORT}" in info, info
+
+    def test_a_renewed_certificate_is_served_without_a_restart(self, tier):
+        cluster, _, _ = tier
+        pod = cluster.pod("StatefulSet", "redis", 2).container("redis")
+        server = pod.start(env={"TLS_RELOAD_SECONDS": "1"})
+        wait_for(lambda: pod.probe().returncode == 0, what="redis-2 ready", timeout=30, server=server)
+        new_ca = renew(cluster, "redis", pod)
+        name, password = f"redis-2.redis-headless.{cluster.service_domain()}", pod.env["REDIS_PASSWORD"]
+
+        def served() -> bool:
+            try:
+                return b"+PONG" in _tls_ping(pod.pod.address, REDIS_TLS_PORT, name, new_ca, password)
+            except ssl.SSLError:
+                return False
+
+        wait_for(served, what="the renewed certificate (verified against its new CA)", timeout=30)
+        assert server.running()
