@@ -206,6 +206,26 @@ class TestPostgresRequired:
         )
         assert streams == "replicator|streaming|t", streams
 
+    def test_a_standby_cloned_before_tls_verifies_the_primary_from_its_next_start(self, tier):
+        cluster, _, _ = tier
+        pod = cluster.pod("StatefulSet", "product-postgres", 2)
+        pgdata = pod.container("postgres").path("/var/lib/postgresql/data/pgdata")
+        cluster.mkdir(pgdata)
+        (pgdata / "PG_VERSION").write_text("15\n")
+        conf = pgdata / "postgresql.auto.conf"
+        # What pg_basebackup --write-recovery-conf wrote while tls.mode was disabled.
+        conf.write_text(
+            "primary_conninfo = 'user=replicator password=pw channel_binding=prefer "
+            "host=''product-postgres-0.product-postgres-headless.data.svc.cluster.local'' port=5432 sslmode=prefer "
+            "sslcompression=0 sslsni=1 gssencmode=prefer target_session_attrs=any'\n"
+        )
+        clone = pod.container("standby-bootstrap")
+        _run_ok(clone, "postgres-standby.sh", timeout=30)
+        ca = clone.path("/tls") / "ca.crt"
+        assert f"port=5432 sslmode=''verify-full'' sslrootcert=''{ca}'' sslcompression=0" in conf.read_text()
+        _run_ok(clone, "postgres-standby.sh again", timeout=30)  # idempotent
+        assert conf.read_text().count("sslrootcert=") == 1
+
     def test_comprehensive_audit_logs_connections_and_every_statement_as_key_value_lines(self, tier):
         cluster, primary, ca_file = tier
         name = _service_name(cluster, "product-postgres-service")
