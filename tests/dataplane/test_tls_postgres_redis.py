@@ -26,7 +26,7 @@ import subprocess
 import pytest
 
 from tests.dataplane.conftest import chart_namespace, new_cluster, rendered, servers_stopped_after
-from tooling.dataplane import postgres, redis
+from tooling.dataplane import monitoring, postgres, redis
 from tooling.dataplane.certificates import CertificateAuthority
 from tooling.dataplane.paths import REDIS_CLI
 from tooling.dataplane.processes import wait_for
@@ -47,11 +47,11 @@ def _cluster(session_root, supervisor, mode: str, audit: str, label: str):
     return cluster, issue_certificates(cluster, ["product-postgres", "redis"])
 
 
-def issue_certificates(cluster, components: list[str]):
+def issue_certificates(cluster, components: list[str], loopback: tuple[str, ...] = ("127.0.0.1",)):
     """Each component's Secret `<component>-tls` as cert-manager fills it, from one new CA; returns the CA's file."""
     ca = CertificateAuthority()
     for component in components:
-        for key, value in ca.issue(certificate_names(cluster, component), ["127.0.0.1"]).items():
+        for key, value in ca.issue(certificate_names(cluster, component), list(loopback)).items():
             cluster.secrets.set(f"{component}-tls", key, value.decode())
     ca_file = cluster.root / f"ca-{len(list(cluster.root.glob('ca-*.crt')))}.crt"
     ca_file.write_bytes(ca.pem)
@@ -510,3 +510,19 @@ class TestRedisEnabled:
 
         wait_for(served, what="the renewed certificate (verified against its new CA)", timeout=30)
         assert server.running()
+
+
+def test_with_tls_required_the_exporters_report_their_servers_up_over_verified_tls(make_cluster):
+    """The exporters' rendered env (postgres-exporter sslmode=verify-full, redis_exporter rediss:// with the CA) against
+    servers that refuse plaintext. Here a pod's 127.0.0.1 is its own loopback address (tooling/dataplane/pods.py), so
+    the certificate names that address as it names 127.0.0.1 in a cluster."""
+    overrides = {"tls": {"mode": "required"}, "metrics": {"enabled": True}}
+    cluster = make_cluster(rendered(STACK, CHART, overrides), chart_namespace(STACK, CHART))
+    pg_pod, redis_pod = cluster.pod("StatefulSet", "product-postgres", 0), cluster.pod("StatefulSet", "redis", 0)
+    issue_certificates(cluster, ["product-postgres", "redis"], ("127.0.0.1", pg_pod.address, redis_pod.address))
+    start_postgres(pg_pod)
+    redis.start(redis_pod.container("redis"))
+    _, pg_metrics = monitoring.start_exporter(pg_pod.container("metrics"))
+    _, redis_metrics = monitoring.start_exporter(redis_pod.container("metrics"))
+    wait_for(lambda: "\npg_up 1\n" in "\n" + monitoring.metrics(pg_metrics), what="pg_up 1", timeout=30)
+    wait_for(lambda: "\nredis_up 1\n" in "\n" + monitoring.metrics(redis_metrics), what="redis_up 1", timeout=30)
