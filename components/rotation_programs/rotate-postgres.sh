@@ -63,8 +63,10 @@ export PGPASSWORD="$admin_password"
 if [ -n "${APP_USER:-}" ]; then
   log "setting the password of login $APP_USER (service user $APP_BASE_USER)"
   psql -X -q -v ON_ERROR_STOP=1 -U "$ADMIN_USER" -v app_user="$APP_USER" -v base_user="$APP_BASE_USER" <<'SQL'
--- audit (log_statement ddl/all, pgaudit) would log the password: not this session's statements.
+-- audit (log_statement ddl/all, pgaudit) would log the password: not this session's statements (superuser
+-- settings; pgaudit.log is a mere placeholder where pgaudit is not loaded).
 SET log_statement = 'none';
+SET pgaudit.log = 'none';
 \getenv app_password NEXT_APP_PASSWORD
 SELECT format('CREATE ROLE %I LOGIN', :'app_user')
   WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'app_user') \gexec
@@ -79,8 +81,10 @@ fi
 if [ -n "${REPLICATION_USER:-}" ] && [ -n "${NEXT_REPLICATION_PASSWORD:-}" ]; then
   log "setting the password of replication role $REPLICATION_USER"
   psql -X -q -v ON_ERROR_STOP=1 -U "$ADMIN_USER" -v role="$REPLICATION_USER" <<'SQL'
--- audit (log_statement ddl/all, pgaudit) would log the password: not this session's statements.
+-- audit (log_statement ddl/all, pgaudit) would log the password: not this session's statements (superuser
+-- settings; pgaudit.log is a mere placeholder where pgaudit is not loaded).
 SET log_statement = 'none';
+SET pgaudit.log = 'none';
 \getenv replication_password NEXT_REPLICATION_PASSWORD
 ALTER ROLE :"role" WITH PASSWORD :'replication_password';
 SQL
@@ -89,8 +93,10 @@ fi
 if [ -n "${NEXT_ADMIN_PASSWORD:-}" ] && [ "$admin_password" != "$NEXT_ADMIN_PASSWORD" ]; then
   log "setting the admin password"
   psql -X -q -v ON_ERROR_STOP=1 -U "$ADMIN_USER" -v role="$ADMIN_USER" <<'SQL'
--- audit (log_statement ddl/all, pgaudit) would log the password: not this session's statements.
+-- audit (log_statement ddl/all, pgaudit) would log the password: not this session's statements (superuser
+-- settings; pgaudit.log is a mere placeholder where pgaudit is not loaded).
 SET log_statement = 'none';
+SET pgaudit.log = 'none';
 \getenv admin_password NEXT_ADMIN_PASSWORD
 ALTER ROLE :"role" WITH PASSWORD :'admin_password';
 SQL
