@@ -26,6 +26,7 @@ Secret values are never rewritten: a password stays byte for byte what the Secre
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets as random_secrets
 import shlex
@@ -65,6 +66,10 @@ class Secrets:
 
     def has(self, name: str, key: str) -> bool:
         return (name, key) in self._values and name not in self.absent
+
+    def keys(self, name: str) -> list[str]:
+        """The keys set for one Secret (a volume without `items` holds them all)."""
+        return [key for (secret, key) in self._values if secret == name]
 
     def values(self) -> list[str]:
         return list(self._values.values())
@@ -289,7 +294,7 @@ class Container:
         else:
             source = volume["secret"]
             secret = source["secretName"]
-            keys = [i["key"] for i in source.get("items", [])]
+            keys = [i["key"] for i in source.get("items", [])] or self.pod.cluster.secrets.keys(secret)
             secrets = self.pod.cluster.secrets
             # An optional volume's keys a test did not set are absent, as the kubelet leaves them out.
             keys = [key for key in keys if not source.get("optional") or secrets.has(secret, key)]
@@ -301,8 +306,13 @@ class Container:
             content = data[item["key"]]
             path.write_text(self._script_text(content) if "configMap" in volume else content)
             path.chmod(item.get("mode", mode))
-            if self.pod.cluster.supervisor.run_as:
-                self.pod.cluster.supervisor.run_as.own(path)
+            run_as = self.pod.cluster.supervisor.run_as
+            if run_as and "secret" in volume:
+                # As the kubelet leaves them: root's, group the pod's fsGroup (here the pod user's group), so a
+                # server that checks its key file's owner (PostgreSQL) sees what it sees in a cluster.
+                os.chown(path, 0, run_as.gid)
+            elif run_as:
+                run_as.own(path)
 
     def _script_text(self, content: str) -> str:
         """A ConfigMap file as this pod sees it: in-pod paths mapped, and in-cluster names and the pod's own

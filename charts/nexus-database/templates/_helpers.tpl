@@ -62,6 +62,10 @@ items:
     allowFrom: {{ .allowFrom | default list | toJson }}
     secret: {{ .existingSecret }}
     backup: true
+    {{- if ne $.Values.tls.mode "required" }}
+    # tls.mode enabled: the TLS port beside plaintext 6379 (required: 6379 itself is TLS, port 0 closes plaintext).
+    tlsPort: 6380
+    {{- end }}
     metricsPort: 9121
     uid: 999
 {{- end }}
@@ -78,6 +82,10 @@ items:
     allowFrom: {{ .allowFrom | default list | toJson }}
     secret: {{ .sasl.existingSecret }}
     backup: false
+    {{- if ne $.Values.tls.mode "required" }}
+    # tls.mode enabled: the TLS listener beside the plaintext one (required: 9092 itself is TLS).
+    tlsPort: 9093
+    {{- end }}
     # The broker's own JVM serves its metrics (files/jmx-agent.sh).
     metricsPort: 9404
     uid: 1000
@@ -93,6 +101,8 @@ items:
     internalOnly: true
     secret: ""
     backup: false
+    # secureClientPort (tls.mode enabled or required; required closes 2181).
+    tlsPort: 2182
     metricsPort: 7000
     uid: 1000
 {{- end }}
@@ -190,26 +200,56 @@ The exporter sidecar of one workload (metrics.enabled): (dict "context" $ "workl
   image: {{ include "nexus-lib.image" (dict "image" $image) }}
   imagePullPolicy: {{ $image.pullPolicy }}
   {{- if eq $w.kind "mongodb" }}
+  {{- if include "nexus-database.tls.required" $root }}
+  # requireTLS refuses plaintext on loopback too: TLS, the server checked against the CA (it names 127.0.0.1).
+  args: ["--mongodb.uri=mongodb://127.0.0.1:27017/admin?tls=true&tlsCAFile={{ include "nexus-database.tls.mountPath" $root }}/ca.crt", "--mongodb.direct-connect", "--compatible-mode", "--web.listen-address=:9216"]
+  {{- else }}
   args: ["--mongodb.uri=mongodb://127.0.0.1:27017/admin", "--mongodb.direct-connect", "--compatible-mode", "--web.listen-address=:9216"]
+  {{- end }}
   env:
     - name: MONGODB_USER
       value: root
     - name: MONGODB_PASSWORD
       valueFrom: {secretKeyRef: {name: {{ $w.secret }}, key: root-password}}
+  {{- if include "nexus-database.tls.required" $root }}
+  volumeMounts:
+    - {name: tls-ca, mountPath: {{ include "nexus-database.tls.mountPath" $root }}, readOnly: true}
+  {{- end }}
   {{- else if eq $w.kind "postgres" }}
   env:
     - name: DATA_SOURCE_URI
+      {{- if include "nexus-database.tls.required" $root }}
+      # The hba file refuses plaintext on loopback too: TLS, the server checked against the CA (it names 127.0.0.1).
+      value: "127.0.0.1:5432/postgres?sslmode=verify-full&sslrootcert={{ include "nexus-database.tls.mountPath" $root }}/ca.crt"
+      {{- else }}
       value: "127.0.0.1:5432/postgres?sslmode=disable"
+      {{- end }}
     - name: DATA_SOURCE_USER
       value: postgres
     - name: DATA_SOURCE_PASS
       valueFrom: {secretKeyRef: {name: {{ $w.secret }}, key: postgres-password}}
+  {{- if include "nexus-database.tls.required" $root }}
+  volumeMounts:
+    - {name: tls-ca, mountPath: {{ include "nexus-database.tls.mountPath" $root }}, readOnly: true}
+  {{- end }}
   {{- else if eq $w.kind "redis" }}
   env:
+    {{- if include "nexus-database.tls.required" $root }}
+    # No plaintext port (port 0): TLS on 6379, the server checked against the CA (it names 127.0.0.1).
+    - name: REDIS_ADDR
+      value: rediss://127.0.0.1:6379
+    - name: REDIS_EXPORTER_TLS_CA_CERT_FILE
+      value: {{ include "nexus-database.tls.mountPath" $root }}/ca.crt
+    {{- else }}
     - name: REDIS_ADDR
       value: redis://127.0.0.1:6379
+    {{- end }}
     - name: REDIS_PASSWORD
       valueFrom: {secretKeyRef: {name: {{ $w.secret }}, key: password}}
+  {{- if include "nexus-database.tls.required" $root }}
+  volumeMounts:
+    - {name: tls-ca, mountPath: {{ include "nexus-database.tls.mountPath" $root }}, readOnly: true}
+  {{- end }}
   {{- end }}
   ports:
     - name: metrics
@@ -246,6 +286,10 @@ changes, and only then), plus checksum/secret-<name> for its credentials Secret 
 {{- $reads = list }}
 {{- end }}
 {{- include "nexus-lib.checksums" (dict "context" $root "owned" (dict "scripts" $scripts) "reads" $reads) }}
+{{- if include "nexus-database.tls.enabled" $root }}
+{{- /* What the server does with plaintext clients; the policy pack's data-store-tls-required reads it. */}}
+nexus-platform/tls-mode: {{ $root.Values.tls.mode }}
+{{- end }}
 {{- end }}
 
 {{/*
