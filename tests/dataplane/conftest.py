@@ -43,6 +43,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.dataplane)
 
 
+# Prod's shape without its TLS: the files that test backups, monitoring and rotation mechanics start servers
+# without certificates (TLS itself, those programs included: test_tls_postgres_redis.py, test_tls_kafka.py).
+PLAINTEXT_VALUES = {"tls": {"mode": "disabled"}}
+PLAINTEXT_CONFIG = {"security": {"tls": {"mode": "disabled"}}}
+
+
 @functools.cache
 def committed_stack(stack: str) -> StackRun:
     return run_stack(stack)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dataplane.conftest import chart_namespace, rendered
+from tests.dataplane.conftest import PLAINTEXT_VALUES, chart_namespace, rendered
 from tooling.dataplane import postgres, redis
 from tooling.dataplane.paths import REDIS_SERVER
 from tooling.dataplane.processes import wait_for
@@ -33,7 +33,7 @@ DAY = 86400
 
 @pytest.fixture
 def data_tier(make_cluster):
-    return make_cluster(rendered(STACK, CHART), chart_namespace(STACK, CHART))
+    return make_cluster(rendered(STACK, CHART, PLAINTEXT_VALUES), chart_namespace(STACK, CHART))
 
 
 def _backup_job(cluster, target: str):

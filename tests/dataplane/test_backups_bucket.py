@@ -24,7 +24,7 @@ import pytest
 
 from backups.jobs import restore_job
 from backups.store import Bucket, list_backups, rclone
-from tests.dataplane.conftest import chart_namespace, rendered
+from tests.dataplane.conftest import PLAINTEXT_VALUES, chart_namespace, rendered
 from tests.dataplane.test_backups import _checksum, _postgres_with_rows, _redis_digest, _redis_with_keys
 from tooling.dataplane import postgres, redis, s3
 from tooling.dataplane.pods import Network
@@ -73,7 +73,9 @@ def bucket(store, name: str) -> Bucket:
 @pytest.fixture
 def data_tier(make_cluster, store, buckets):
     destinations = {key: {"endpoint": store.endpoint, "bucket": name} for key, name in buckets.items()}
-    cluster = make_cluster(rendered(STACK, CHART, {"backup": destinations}), chart_namespace(STACK, CHART))
+    cluster = make_cluster(
+        rendered(STACK, CHART, {**PLAINTEXT_VALUES, "backup": destinations}), chart_namespace(STACK, CHART)
+    )
     for key in buckets:
         secret = f"backup-{key}-credentials"
         cluster.secrets.set(secret, "access-key-id", ACCESS_KEY)

@@ -31,7 +31,7 @@ import re
 import pytest
 
 from components.postgres_cluster import alert_rules
-from tests.dataplane.conftest import chart_namespace, new_cluster, rendered, servers_stopped_after
+from tests.dataplane.conftest import PLAINTEXT_VALUES, chart_namespace, new_cluster, rendered, servers_stopped_after
 from tooling.dataplane import kafka, monitoring, postgres, redis
 from tooling.dataplane.paths import CP_BASE_NEW_LIB, KAFKA_LIB, java
 from tooling.dataplane.processes import port_open, wait_for
@@ -82,7 +82,7 @@ def named(prefixes: tuple[str, ...]) -> dict[str, set[str]]:
 @pytest.fixture
 def cluster_and_exporters(make_cluster):
     namespace = chart_namespace(STACK, CHART)
-    cluster = make_cluster(rendered(STACK, CHART), namespace)
+    cluster = make_cluster(rendered(STACK, CHART, PLAINTEXT_VALUES), namespace)
     pg_pod = cluster.pod("StatefulSet", "product-postgres", 0)
     postgres.official_entrypoint(pg_pod.container("postgres"))
     primary, replica = cluster.pod("StatefulSet", "redis", 0), cluster.pod("StatefulSet", "redis", 1)
@@ -231,7 +231,9 @@ def ensemble_metrics(session_root, supervisor):
     taken = [port for ports in ENSEMBLE_PORTS for port in ports if port_open("127.0.0.1", port)]
     if taken:
         pytest.fail(f"ports {taken} are taken on this machine: the ensemble below needs them")
-    cluster = new_cluster(session_root, supervisor, rendered("prod", CHART), chart_namespace("prod", CHART), __name__)
+    cluster = new_cluster(
+        session_root, supervisor, rendered("prod", CHART, PLAINTEXT_VALUES), chart_namespace("prod", CHART), __name__
+    )
     scripts = next(
         o for o in cluster.objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-scripts")
     )

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from components.rotation import ALTERNATE_SUFFIX, next_secret_name
-from tests.dataplane.conftest import HERE, chart_namespace, rendered
+from tests.dataplane.conftest import HERE, PLAINTEXT_CONFIG, PLAINTEXT_VALUES, chart_namespace, rendered
 from tooling.dataplane import kafka as kafka_harness
 from tooling.dataplane import postgres, redis
 from tooling.dataplane.paths import PG_BIN, REDIS_CLI
@@ -47,7 +47,7 @@ def _rotated_stack(generation: int) -> StackRun:
     ids = ("dataTier.product-postgres.user", "dataTier.product-postgres.admin", "dataTier.product-postgres.replication")
     ids += ("dataTier.redis.password", "postgresClusters.orders.user", "postgresClusters.orders.admin")
     ids += ("postgresClusters.orders.replication", "dataTier.cart-mongodb.user", "dataTier.cart-mongodb.root")
-    return run_stack(STACK, {"credentialRotation": {credential: generation for credential in ids}})
+    return run_stack(STACK, {**PLAINTEXT_CONFIG, "credentialRotation": {credential: generation for credential in ids}})
 
 
 def _rotation_objects(generation: int, target: str) -> list[dict]:
@@ -114,7 +114,9 @@ def _pg_login(address: str, database: str) -> Callable[[str, str], bool]:
 def postgres_rotation(make_cluster):
     """The product database's primary, started from the render, and a helper running generation N's Job."""
     objects = {n: _rotation_objects(n, TARGET) for n in (1, 2)}
-    cluster = make_cluster(rendered(STACK, CHART) + objects[1] + objects[2], chart_namespace(STACK, CHART))
+    cluster = make_cluster(
+        rendered(STACK, CHART, PLAINTEXT_VALUES) + objects[1] + objects[2], chart_namespace(STACK, CHART)
+    )
     primary = cluster.pod("StatefulSet", TARGET, 0).container("postgres")
     official_entrypoint(primary)
     secrets = cluster.secrets
@@ -389,7 +391,9 @@ def _redis_login(address: str) -> Callable[[str, str], bool]:
 @pytest.fixture
 def redis_rotation(make_cluster):
     objects = {n: _rotation_objects(n, "redis") for n in (1, 2)}
-    cluster = make_cluster(rendered(STACK, CHART) + objects[1] + objects[2], chart_namespace(STACK, CHART))
+    cluster = make_cluster(
+        rendered(STACK, CHART, PLAINTEXT_VALUES) + objects[1] + objects[2], chart_namespace(STACK, CHART)
+    )
     pods = [cluster.pod("StatefulSet", "redis", ordinal).container("redis") for ordinal in (0, 1, 2)]
     servers = [redis.start(pod) for pod in pods]
     passwords = {0: cluster.secrets.get("redis-secret", "password"), 1: "redis-gen1", 2: "redis-gen2"}
@@ -507,7 +511,7 @@ def test_a_broker_started_after_a_rotation_takes_the_new_login_and_the_one_it_re
 def test_after_a_key_rotation_each_mongodb_member_starts_with_the_new_key_and_the_one_it_replaced(make_cluster):
     """Members authenticate each other if their keyfiles share a key, so a rolling restart onto [new, previous]
     (the keyfile init container, as the chart renders it) never splits the replica set."""
-    cluster = make_cluster(rendered(STACK, CHART), chart_namespace(STACK, CHART))
+    cluster = make_cluster(rendered(STACK, CHART, PLAINTEXT_VALUES), chart_namespace(STACK, CHART))
     cluster.secrets.set("cart-mongodb-secret", "replica-set-key", "newkey" * 10)
     cluster.secrets.set("cart-mongodb-secret", "previous-replica-set-key", "oldkey" * 10)
     init = cluster.pod("StatefulSet", "cart-mongodb", 0).container("keyfile")
