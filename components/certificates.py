@@ -91,6 +91,39 @@ def _certificate(
     )
 
 
+def _issued(
+    resource_name: str,
+    *,
+    name: str,
+    namespace: pulumi.Input[str],
+    tls: TlsConfig,
+    labels: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+    common_name: str,
+    usages: Sequence[str],
+    names: Mapping[str, Any],
+) -> k8s.apiextensions.CustomResource:
+    """A Certificate from the stack's issuer into the Secret of the same name, with the key every server here reads."""
+    return _certificate(
+        resource_name,
+        name=name,
+        namespace=namespace,
+        spec={
+            "secretName": name,
+            "secretTemplate": {"labels": dict(labels)},
+            "commonName": common_name,
+            **names,
+            "duration": tls.duration,
+            "renewBefore": tls.renewBefore,
+            "privateKey": PRIVATE_KEY,
+            "usages": list(usages),
+            "issuerRef": _issuer_ref(tls),
+        },
+        labels=labels,
+        opts=opts,
+    )
+
+
 def server_certificate(
     resource_name: str,
     *,
@@ -103,24 +136,16 @@ def server_certificate(
 ) -> k8s.apiextensions.CustomResource:
     """One server's Certificate, its Secret `<component>-tls`. Usages server and client auth: members of a
     replicated server (ZooKeeper's quorum, Kafka's brokers) present the same certificate to each other."""
-    return _certificate(
+    return _issued(
         resource_name,
         name=tls_secret_name(component),
         namespace=namespace,
-        spec={
-            "secretName": tls_secret_name(component),
-            "secretTemplate": {"labels": dict(labels)},
-            "commonName": dns_names[0],
-            "dnsNames": list(dns_names),
-            "ipAddresses": ["127.0.0.1"],
-            "duration": tls.duration,
-            "renewBefore": tls.renewBefore,
-            "privateKey": PRIVATE_KEY,
-            "usages": ["server auth", "client auth", "digital signature", "key encipherment"],
-            "issuerRef": _issuer_ref(tls),
-        },
+        tls=tls,
         labels=labels,
         opts=opts,
+        common_name=dns_names[0],
+        usages=["server auth", "client auth", "digital signature", "key encipherment"],
+        names={"dnsNames": list(dns_names), "ipAddresses": ["127.0.0.1"]},
     )
 
 
@@ -135,22 +160,16 @@ def client_certificate(
 ) -> k8s.apiextensions.CustomResource:
     """A consumer's Certificate in its own namespace: the CA (`ca.crt`) its clients verify servers against, and
     a client certificate (`tls.crt`/`tls.key`) for servers that ask for one. Secret `<name>-tls`."""
-    return _certificate(
+    return _issued(
         resource_name,
         name=tls_secret_name(name),
         namespace=namespace,
-        spec={
-            "secretName": tls_secret_name(name),
-            "secretTemplate": {"labels": dict(labels)},
-            "commonName": name,
-            "duration": tls.duration,
-            "renewBefore": tls.renewBefore,
-            "privateKey": PRIVATE_KEY,
-            "usages": ["client auth", "digital signature", "key encipherment"],
-            "issuerRef": _issuer_ref(tls),
-        },
+        tls=tls,
         labels=labels,
         opts=opts,
+        common_name=name,
+        usages=["client auth", "digital signature", "key encipherment"],
+        names={},
     )
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,6 +33,16 @@ PROGRAM_NAMESPACES = (
     "fluxiondb-example-basic",
     "fluxiondb-example-premium",
 )
+
+
+def eventually(check: Callable[[], Any], timeout: float = 60, interval: float = 0.25) -> Any:
+    """CHECK's first truthy answer within TIMEOUT seconds (asked every INTERVAL), else its last one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer or time.monotonic() > deadline:
+            return answer
+        time.sleep(interval)
 
 
 class Kubectl:

@@ -11,8 +11,7 @@ file order on one namespace, the chain created once.
 from __future__ import annotations
 
 import base64
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from tests.cluster.conftest import Kubectl
+from tests.cluster.conftest import Kubectl, eventually
 from tooling.local_cluster import instance
 from tooling.local_cluster.api import Client
 from tooling.local_cluster.objects import CERT_MANAGER_NAMESPACE
@@ -36,16 +35,6 @@ DNS_NAMES = ["product-postgres.data.svc.cluster.local", "product-postgres-servic
 CLUSTER_CA = "tls-proof-cluster-ca"  # a CA Certificate in cert-manager's namespace and the ClusterIssuer from it
 PKCS8_SERVER = "tls-proof-pkcs8"  # a server Certificate from that ClusterIssuer, with the program's key settings
 CM = "cert-manager.io/v1"
-
-
-def eventually(check: Callable[[], Any], timeout: float = 60) -> Any:
-    """CHECK's first truthy answer within TIMEOUT seconds, else its last one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer or time.monotonic() > deadline:
-            return answer
-        time.sleep(0.25)
 
 
 def issuer_ref(kind: str, name: str) -> dict[str, str]:

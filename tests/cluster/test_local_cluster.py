@@ -9,15 +9,14 @@ The tests run in file order on one namespace (what was scripts/local-cluster/smo
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.cluster.conftest import Kubectl
+from tests.cluster.conftest import Kubectl, eventually
 from tooling.local_cluster import LocalCluster, instance
 from tooling.local_cluster.api import Client
 from tooling.local_cluster.processes import cmdline
@@ -25,16 +24,6 @@ from tooling.local_cluster.processes import cmdline
 pytestmark = pytest.mark.cluster
 
 NS = "local-cluster-smoke"
-
-
-def eventually(check: Callable[[], Any], timeout: float = 60) -> Any:
-    """CHECK's first truthy answer within TIMEOUT seconds, else its last one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer or time.monotonic() > deadline:
-            return answer
-        time.sleep(0.5)
 
 
 def manifest(api_version: str, kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
