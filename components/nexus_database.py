@@ -34,7 +34,7 @@ from .backups import bucket_credentials, destination_values
 from .certificates import postgres_tls_env, server_certificate, service_dns_names, tls_secret_name
 from .endpoints import DatabaseEndpoint, KafkaEndpoint
 from .helm import deploy_chart, local_chart
-from .kubernetes import CLUSTER_DOMAIN, TLS_CA_FILE, create_namespace, service_host, standard_labels
+from .kubernetes import CLUSTER_DOMAIN, create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting
 from .rotation import (
     PREVIOUS_PASSWORD_KEY,
@@ -589,10 +589,10 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
                 f"{component}-{ordinal}.{component}-headless.{self._namespace_name}.svc.{CLUSTER_DOMAIN}:{MONGODB_PORT}"
                 for ordinal in range(members)
             )
-            tls_query = f"&tls=true&tlsCAFile={TLS_CA_FILE}" if self._tls.enabled else ""
             settings = {
                 **common,
-                "MONGODB_URI": f"mongodb://{hosts}/admin?replicaSet={replica_set_name(db)}{tls_query}",
+                # rotate-mongodb.js adds the TLS options itself when TLS_CA_FILE is set (components/kubernetes.py).
+                "MONGODB_URI": f"mongodb://{hosts}/admin?replicaSet={replica_set_name(db)}",
                 "APP_DATABASE": database,
                 "ROOT_USER": MONGODB_ROOT_USER,
             }

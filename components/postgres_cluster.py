@@ -92,9 +92,10 @@ def service_names(fullname: str) -> tuple[str, str]:
     return f"{fullname}-primary", f"{fullname}-read"
 
 
+# What the server does with plaintext clients, on its pods (policy/rules.py TLS_MODE_ANNOTATION reads it; the
+# policy pack runs apart from the program, so the name is written in both).
 TLS_MODE_ANNOTATION = "nexus-platform/tls-mode"
-# Where chart 16.7.26 mounts tls.certificatesSecret, and where the required-TLS hba file goes.
-BITNAMI_CERTIFICATES_DIR = "/opt/bitnami/postgresql/certs"
+# Where the required-TLS hba file goes.
 TLS_HBA_DIR = "/opt/bitnami/postgresql/conf/nexus-hba"
 # Required TLS: the pod's own probes, init scripts and exporter stay on the socket and loopback; every other client,
 # the read replicas' streaming replication included, must come over TLS (no `host` line matches them).
