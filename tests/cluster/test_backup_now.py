@@ -4,7 +4,8 @@ as rendered, owned by it, waits for it to complete and reports; the CronJob cont
 CronJob's last successful run (what the late-backup alert reads from kube-state-metrics).
 
 The CronJob is dev's with backups switched on (the volume only; no bucket to list afterwards), suspended so
-that the controller starts no run of its own. Its namespace is this test's, not one the program creates.
+that the controller starts no run of its own, with the ServiceAccount its pods run as. Its namespace is this
+test's, not one the program creates.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def backup_cronjob(kubectl):
     values = chart_values(config, Environment.DEV, delete_data_on_destroy=False)
     manifests = render("nexus-database", values, release="nexus-database", namespace=NAMESPACE)
     [cronjob] = [c for c in find(manifests, "CronJob") if c["metadata"]["name"] == "product-postgres-backup"]
+    # The Job's pods run as the CronJob's own ServiceAccount: without it the API server refuses them.
+    [account] = [a for a in find(manifests, "ServiceAccount") if a["metadata"]["name"] == "product-postgres-backup"]
     cronjob = {**cronjob, "spec": {**cronjob["spec"], "suspend": True}}
     claim = {
         "apiVersion": "v1",
@@ -43,7 +46,7 @@ def backup_cronjob(kubectl):
     }
     kubectl.run("create", "namespace", NAMESPACE)
     try:
-        kubectl.apply(NAMESPACE, claim, cronjob)
+        kubectl.apply(NAMESPACE, account, claim, cronjob)
         yield kubectl.get("cronjob", NAMESPACE, "product-postgres-backup")
     finally:
         kubectl.run("delete", "namespace", NAMESPACE, "--wait=false")

@@ -10,21 +10,28 @@ with its password, the cluster's user and database, password authentication ever
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 
-from tests.dataplane.conftest import committed_stack
+from tests.dataplane.conftest import PLAINTEXT_CONFIG
 from tooling.dataplane import postgres
-from tooling.stacks import run_stack, stack_config
+from tooling.stacks import StackRun, run_stack, stack_config
 
 STACK = "prod"
 # Every character a shell, psql or SQL could take for syntax: quotes, $(), backslashes, psql's :var forms.
 NASTY = "p'a\"s$s`w;o\\rd $(touch /tmp/pwned) %s :x :'y' :\"z\" -- ; DROP ROLE postgres; ü"
 
 
+@functools.cache
+def _plaintext_run(stack: str) -> StackRun:
+    # This Bitnami-shaped primary serves no TLS: prod's shape without it (the bootstrap's TLS env: tests/unit).
+    return run_stack(stack, PLAINTEXT_CONFIG)
+
+
 def _job_objects(stack: str) -> list[dict]:
-    run = committed_stack(stack)
+    run = _plaintext_run(stack)
     wanted = {"kubernetes:batch/v1:Job", "kubernetes:core/v1:ConfigMap"}
     return [
         {"kind": r.type.rsplit(":", 1)[-1], **r.inputs}
@@ -131,7 +138,7 @@ def test_a_rotated_bootstrap_adds_the_alternate_login_and_leaves_the_one_the_pod
 
     rotated = [
         {"kind": r.type.rsplit(":", 1)[-1], **r.inputs}
-        for r in run_stack(STACK, {"credentialRotation": {"corePipeline.database": 1}}).resources
+        for r in run_stack(STACK, {**PLAINTEXT_CONFIG, "credentialRotation": {"corePipeline.database": 1}}).resources
         if r.type in {"kubernetes:batch/v1:Job", "kubernetes:core/v1:ConfigMap"}
         and r.name.startswith("core-pipeline-db-bootstrap")
     ]
