@@ -81,7 +81,7 @@ rotate: venv ## Rotate CREDENTIALS (credential ids, or all) of STACK: one genera
 	@$(PYTHON) -m platform_config rotate $(STACK) $(or $(CREDENTIALS),$(error set CREDENTIALS: ids from `python -m platform_config credentials $(STACK)`, or all)) --write
 
 drift: venv toolchain ## Compare STACK's cluster with its state (pulumi refresh --preview-only), report what drifted; exit 1 on drift
-	@$(PULUMI_ENV) && $(PYTHON) -m tooling.drift $(STACK) $(DRIFT_ARGS)
+	@source scripts/local-cluster/target.sh && $(PYTHON) -m tooling.drift "$$(nexus_deploy_stack $(STACK))" $(DRIFT_ARGS)
 
 bench: venv toolchain ## Measure preview times and scaling; writes docs/benchmarks.md and docs/benchmarks.png
 	@$(PYTHON) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
