@@ -253,7 +253,10 @@ def test_every_accepted_request_ends_done_after_the_api_was_killed_and_restarted
     mine = [o for o in load.operations if o["tenantId"] in load.accepted]
     assert {o["id"] for o in mine} == set(load.accepted.values())
     unfinished = [o for o in mine if o["status"] != "done"]
-    assert not unfinished, unfinished
+    # Each one's tenant, status, attempts and reason in full (pytest would cut the dicts short).
+    assert not unfinished, "\n".join(
+        f"{o['tenantId']}: {o['status']} after {o.get('attempts')} attempt(s): {o.get('reason')}" for o in unfinished
+    )
     assert load.killed_after_done < len(load.accepted), "the kill came after every request had finished"
 
 
