@@ -191,7 +191,10 @@ def test_the_drift_check_is_the_make_drift_module():
     script = run_step(drift_job(), ".venv/bin/python -m tooling.drift")["run"]
     assert '.venv/bin/python -m tooling.drift "$STACK"' in script
     makefile = (REPO_ROOT / "Makefile").read_text()
-    assert "$(PYTHON) -m tooling.drift $(STACK)" in makefile.split("\ndrift:", 1)[1].split("\n\n", 1)[0]
+    recipe = makefile.split("\ndrift:", 1)[1].split("\n\n", 1)[0]
+    # make drift resolves STACK to the stack make up deployed (dev-local on the local control plane).
+    assert "source scripts/local-cluster/target.sh" in recipe
+    assert '$(PYTHON) -m tooling.drift "$$(nexus_deploy_stack $(STACK))"' in recipe
 
 
 def test_the_drift_check_only_previews_a_refresh():
