@@ -198,7 +198,7 @@ def test_every_statefulset_has_a_pdb_selecting_exactly_its_pods(stack):
         assert pdb["spec"]["maxUnavailable"] == 1
 
 
-@pytest.mark.parametrize(("stack", "retention"), [("staging", "0"), ("prod", "30")])
+@pytest.mark.parametrize(("stack", "retention"), [("staging", "14"), ("prod", "30")])
 def test_backups_are_one_cronjob_per_database_writing_to_its_own_volume(stack, retention):
     manifests = rendered(stack)
     jobs = {job["metadata"]["name"]: job for job in find(manifests, "CronJob")}
