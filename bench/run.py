@@ -41,7 +41,7 @@ from platform_config import PlatformConfig, load_platform_config
 from tooling.engine import ProgramCopy, pulumi_environment
 from tooling.helm import CHARTS_DIR, build_dependencies, helm_binary, run_helm
 from tooling.paths import BITNAMI_STANDIN, REPO_ROOT
-from tooling.stacks import stack_config
+from tooling.stacks import stack_config, with_example_tenants
 
 DOCS = REPO_ROOT / "docs"
 STACKS = ("dev", "staging", "prod")
@@ -167,7 +167,9 @@ class ChartRender:
 
 
 def platform_config(overrides: dict[str, Any] | None = None) -> PlatformConfig:
-    return load_platform_config({**stack_config("prod"), **(overrides or {})})
+    """Prod's config with its example tenants: the committed file deploys none in the platform stack, and the
+    floor prices one FluxionDB release from theirs (the same component a tenant stack runs)."""
+    return load_platform_config(with_example_tenants("prod", {**stack_config("prod"), **(overrides or {})}))
 
 
 def prod_chart_renders(config: PlatformConfig) -> list[ChartRender]:

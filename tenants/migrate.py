@@ -1,7 +1,9 @@
 """`python -m tenants migrate --stack dev`: move the tenants a platform stack deploys (`fluxion.tenants`)
 into stacks of their own, without touching the cluster.
 
-For each tenant of the platform stack's config:
+For each tenant of the platform stack's config (or, when the stack file no longer lists any, as the committed
+stack files do since tenants left the platform stack, of the config its last deployment ran with: the
+`fluxion.tenants` a deployment made before that change still has in its state):
 1. create its stack `<env>-<tenant>` (tenants/engine.py's workspace) with the same settings, an
    operator-supplied API key as the stack's secret `apiKey`;
 2. `pulumi state move` the tenant's FluxionTenant component and every resource under it from the platform
@@ -66,6 +68,28 @@ def _config_section(stack: automation.Stack) -> dict[str, Any]:
     return json.loads(value.value) if isinstance(value.value, str) else dict(value.value)
 
 
+def _deployed_config_section(platform: automation.Stack, log: Callable[[str], Any]) -> dict[str, Any]:
+    """The `fluxion` config of the platform stack's last deployment (`pulumi config refresh`), leaving the stack
+    file as it is: the file is the operator's (and git's), only its tenants are to be read from the backend."""
+    stack_file = Path(platform.workspace.work_dir) / f"Pulumi.{platform.name}.yaml"
+    committed = stack_file.read_bytes() if stack_file.exists() else None
+    try:
+        platform.refresh_config()
+        section = _config_section(platform)
+    except automation.CommandError as error:
+        raise EngineError(
+            f"reading the last deployment's config of {platform.name} failed:\n{cli_errors(error)}"
+        ) from None
+    finally:
+        if committed is None:
+            stack_file.unlink(missing_ok=True)
+        else:
+            stack_file.write_bytes(committed)
+    if section.get("tenants"):
+        log(f"{platform.name}: Pulumi.{platform.name}.yaml lists no tenants; moving those of its last deployment")
+    return section
+
+
 def migrate(
     platform: automation.Stack,
     engine: AutomationEngine,
@@ -75,8 +99,11 @@ def migrate(
 ) -> list[Moved]:
     """Move every tenant of `platform`'s config into its own stack; see the module docstring."""
     section = _config_section(platform)
-    config = FluxionConfig.model_validate(section)
     resources = platform.export_stack().deployment.get("resources", [])
+    from_file = bool(section.get("tenants"))
+    if not from_file and any(r.get("type") == COMPONENT_TYPE for r in resources):
+        section = _deployed_config_section(platform, log)
+    config = FluxionConfig.model_validate(section)
     work_dir = platform.workspace.work_dir
     moved: list[Moved] = []
     for tenant, raw in zip(config.tenants, section.get("tenants", []), strict=True):
@@ -118,7 +145,7 @@ def migrate(
             state,
         )
         moved.append(Moved(tenant.id, stack.name, urns))
-    if config.tenants:
+    if config.tenants and from_file:
         try:
             platform.remove_config("fluxion.tenants", path=True)
         except automation.CommandError as error:

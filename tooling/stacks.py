@@ -32,6 +32,20 @@ STACKS = ("dev", "staging", "prod")
 # --secret`); tests supply them the way an operator would.
 TEST_SECRETS: dict[str, str] = {key: f"test-{key}" for key in OPERATOR_SECRET_KEYS}
 
+# The tenants each committed stack deployed in the platform stack before tenants became stacks of their own
+# (issue 19). Tests of what the platform stack still supports for such deployments (`fluxion.tenants`, the
+# migration out of it, its StorageGuard) and of what a tenant deploys per environment add them as overrides.
+EXAMPLE_TENANTS: dict[str, list[dict[str, str]]] = {
+    "dev": [{"id": "example-basic", "ram": "512Mi"}, {"id": "example-premium", "ram": "2Gi"}],
+    "staging": [{"id": "example-basic", "ram": "1Gi"}, {"id": "example-premium", "ram": "4Gi"}],
+    "prod": [{"id": "example-basic", "ram": "1Gi"}, {"id": "example-premium", "ram": "8Gi"}],
+}
+
+
+def with_example_tenants(stack: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """OVERRIDES plus the stack's EXAMPLE_TENANTS in its `fluxion.tenants`."""
+    return deep_merge(dict(overrides or {}), {"fluxion": {"tenants": EXAMPLE_TENANTS[stack]}})
+
 
 def stack_config(stack: str) -> dict[str, Any]:
     """The stack file's `nexus-platform:` keys as a deployed stack has them: TEST_SECRETS stand in for the

@@ -1,6 +1,7 @@
 """charts/fluxiondb renders a single-pod FluxionDB that can never be scaled out, never mounts its volume
 twice, keeps its data on uninstall, needs an API key, and renders the exact values FluxionTenant passes
-for every tenant of every committed stack into objects that pass Kubernetes schema validation."""
+for each environment's example tenants (with that stack's `fluxion.defaults`, as a tenant stack gets them) into
+objects that pass Kubernetes schema validation."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from components.fluxion_tenant import chart_values, claim_name, secret_name
 from platform_config.fluxion import FluxionConfig, TenantConfig, storage_for_ram
 from tooling.helm import CHARTS_DIR, HelmError, containers, find, hardening_gaps, lint, one, render
-from tooling.stacks import STACKS, stack_config
+from tooling.stacks import STACKS, stack_config, with_example_tenants
 
 pytestmark = pytest.mark.render
 
@@ -24,7 +25,7 @@ EXAMPLE_SIZES = ("256Mi", "512Mi", "1Gi", "2Gi", "4Gi", "8Gi")
 def stack_tenants() -> list[tuple[str, TenantConfig, dict]]:
     cases = []
     for stack in STACKS:
-        fluxion = FluxionConfig.model_validate(stack_config(stack)["fluxion"])
+        fluxion = FluxionConfig.model_validate(with_example_tenants(stack, stack_config(stack))["fluxion"])
         cases += [(stack, tenant, chart_values(tenant, fluxion.defaults)) for tenant in fluxion.tenants]
     return cases
 

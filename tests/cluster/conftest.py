@@ -20,18 +20,20 @@ from typing import Any
 
 import pytest
 
+from platform_config.fluxion import tenant_resource_name
 from tooling.engine import ProgramCopy, ToolchainMissing
 from tooling.paths import TOOLS_BIN
+from tooling.stacks import EXAMPLE_TENANTS
 
 KUBECTL = TOOLS_BIN / "kubectl"
-# Namespaces the program creates (every stack), and which the tier clears before a stack starts.
+# Namespaces the program creates (every stack), with those of the example tenants the tier's stacks add to the
+# platform stack (no committed stack deploys a tenant there any more), which the tier clears before a stack starts.
 PROGRAM_NAMESPACES = (
     "postgres",
     "data",
     "core-pipeline",
     "order-platform",
-    "fluxiondb-example-basic",
-    "fluxiondb-example-premium",
+    *(tenant_resource_name(t["id"]) for t in EXAMPLE_TENANTS["dev"]),
 )
 
 

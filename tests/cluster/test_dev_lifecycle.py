@@ -10,8 +10,9 @@ the workloads but keeps the claims and the namespaces that hold data.
 
 The tests run in file order on one stack (module fixtures chain: dev -> changed -> rotated -> rejected ->
 destroyed).
-The FluxionDB tenant example-basic starts at 1Gi of RAM here (the committed dev file says 512Mi) so the
-change is the issue's 1Gi -> 2Gi.
+No committed stack deploys a FluxionDB tenant in the platform stack any more; this one adds the two example
+tenants to it (the `fluxion.tenants` a deployment made before that change still has), example-basic at 1Gi of
+RAM (EXAMPLE_TENANTS in tooling/stacks.py gives dev 512Mi) so the change is the issue's 1Gi -> 2Gi.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """FluxionDB tenants as stacks of their own, on the local cluster (issue 19).
 
-The dev platform stack is deployed with its two example tenants, then `python -m tenants migrate --verify`
-moves them into stacks `<stack>-example-basic` and `<stack>-example-premium`: no object in their namespaces
+The dev platform stack is deployed with its two example tenants in `fluxion.tenants`, as a deployment made
+before tenants left the committed stack files was; its stack file then loses them, as pulling that change
+does, and `python -m tenants migrate --verify` finds them in the last deployment's config and moves them into
+stacks `<stack>-example-basic` and `<stack>-example-premium`: no object in their namespaces
 is deleted, recreated or even touched (UIDs and resourceVersions are the same), and previews of the platform
 stack and of both tenant stacks are empty. A moved tenant is then managed by its own stack.
 
 Then the provisioning API (`python -m tenants serve`, 8 workers) is sent LOAD_TENANTS provision requests
-(default 8; NEXUS_TENANT_LOAD=50 for the issue's figure, run by hand: see docs/tenants.md), killed with
+(default 50, the issue's figure; NEXUS_TENANT_LOAD=8 for a quicker run by hand), killed with
 SIGKILL while they run and started again: every accepted request ends done (or failed with a reason), each
 tenant has exactly one provision operation and its FluxionDB is ready, and a retried request with the same
 Idempotency-Key returns the first operation instead of running again.
@@ -33,12 +35,14 @@ import pytest
 from tests.cluster.conftest import Kubectl
 from tooling.engine import ProgramCopy, ScratchStack
 from tooling.paths import REPO_ROOT
+from tooling.stackfiles import deep_merge
+from tooling.stacks import with_example_tenants
 
 pytestmark = pytest.mark.cluster
 
 PLATFORM = "tenants-dev"
 EXAMPLES = ("example-basic", "example-premium")
-LOAD_TENANTS = int(os.environ.get("NEXUS_TENANT_LOAD", "8"))
+LOAD_TENANTS = int(os.environ.get("NEXUS_TENANT_LOAD", "50"))
 TOKEN = "cluster-tier-token-5c1d"
 KINDS = "namespace,persistentvolumeclaim,secret,resourcequota,limitrange,networkpolicy,deployment,service"
 
@@ -77,9 +81,10 @@ class Migration:
 @pytest.fixture(scope="module")
 def platform(program: ProgramCopy, kubectl: Kubectl) -> Iterator[ScratchStack]:
     kubectl.clear_program_namespaces()
-    stack = program.stack(PLATFORM, "dev", render=False)
+    stack = program.stack(PLATFORM, "dev", overrides=with_example_tenants("dev"), render=False)
     try:
         stack.up().check("pulumi up of the dev platform stack with its example tenants")
+        stack.write_config(deep_merge(stack.config(), {"fluxion": {"tenants": None}}))
         yield stack
     finally:
         stack.destroy()
@@ -104,6 +109,7 @@ def migration(platform: ScratchStack, program: ProgramCopy, kubectl: Kubectl, tm
 def test_migrating_moves_both_example_tenants_and_every_stacks_preview_is_empty(migration: Migration) -> None:
     output = migration.result.stdout + migration.result.stderr
     assert migration.result.returncode == 0, output
+    assert "lists no tenants; moving those of its last deployment" in output
     assert "moved 2 tenants: example-basic, example-premium" in output
     for stack in (PLATFORM, *(f"{PLATFORM}-{t}" for t in EXAMPLES)):
         assert f"preview {stack}: no changes" in output, output

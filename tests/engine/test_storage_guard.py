@@ -25,10 +25,3 @@ def test_shrinking_the_orders_cluster_storage_fails_the_preview_with_the_guards_
     output = failed_preview(deployed("dev").stack, {"postgresClusters": {"orders": {"storageSize": "1Gi"}}})
     assert "resource 'orders-storage'" in output
     assert f"storage for 'data-orders-postgresql-primary-0' would shrink from 2Gi to 1Gi: {ADVICE}" in output
-
-
-def test_lowering_a_fluxion_tenants_ram_below_its_storage_fails_the_preview_with_the_guards_message(deployed):
-    stack = deployed("dev").stack
-    tenants = [{**t, "ram": "1Gi"} if t["id"] == "example-premium" else t for t in stack.config()["fluxion"]["tenants"]]
-    output = failed_preview(stack, {"fluxion": {"tenants": tenants}})
-    assert f"storage for 'fluxiondb-example-premium-data' would shrink from 4Gi to 2Gi: {ADVICE}" in output

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from platform_config.fluxion import TenantConfig
-from tenants.engine import AutomationEngine
+from tenants.engine import AutomationEngine, EngineError
 from tooling.engine import ProgramCopy, ScratchStack
 from tooling.outputs_contract import load_schema
 
@@ -65,6 +65,15 @@ def test_the_tenant_stacks_outputs_keep_the_contract_of_a_platform_tenant(tenant
 
 
 def test_a_tenant_stacks_second_preview_changes_nothing(tenant: Tenant) -> None:
+    assert tenant.engine.pending_changes("acme") == {}
+
+
+def test_lowering_a_tenants_ram_below_its_storage_fails_its_update_with_the_guards_message(tenant: Tenant) -> None:
+    """The API refuses a shrink; the stack's StorageGuard is the backstop for an edit of the stack's own config."""
+    with pytest.raises(EngineError) as failed:
+        tenant.engine.apply(TENANT.model_copy(update={"ram": "512Mi"}), None, lambda _: None)
+    tenant.engine.create(TENANT, None)  # the stack's config back to what is deployed
+    assert "storage for 'fluxiondb-acme-data' would shrink from 2Gi to 1Gi" in str(failed.value)
     assert tenant.engine.pending_changes("acme") == {}
 
 

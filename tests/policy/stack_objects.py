@@ -14,7 +14,7 @@ from typing import Any
 
 from tooling.helm import build_work_tree_dependencies, render
 from tooling.paths import BITNAMI_STANDIN
-from tooling.stacks import run_stack
+from tooling.stacks import run_stack, with_example_tenants
 
 CHART = "kubernetes:helm.sh/v4:Chart"
 
@@ -41,8 +41,10 @@ def _chart_objects(resource_name: str, inputs: Mapping[str, Any]) -> dict[str, d
 
 @functools.cache
 def stack_objects(stack: str) -> dict[str, dict[str, Any]]:
-    """`{id: object}` for every Kubernetes object of the stack."""
-    run = run_stack(stack, {"postgresChart": {"path": str(BITNAMI_STANDIN)}})
+    """`{id: object}` for every Kubernetes object of the stack, and of the environment's example tenants: a
+    tenant stack deploys the same FluxionTenant component with the platform's `fluxion.defaults`, so its objects
+    are what the platform's own `fluxion.tenants` renders."""
+    run = run_stack(stack, with_example_tenants(stack, {"postgresChart": {"path": str(BITNAMI_STANDIN)}}))
     objects: dict[str, dict[str, Any]] = {}
     for resource in run.resources:
         if resource.type == CHART:

@@ -18,7 +18,7 @@ from platform_config.fluxion import (
     storage_for_ram,
     tenant_resource_name,
 )
-from tooling.stacks import STACKS, stack_config
+from tooling.stacks import STACKS, stack_config, with_example_tenants
 
 pytestmark = pytest.mark.unit
 
@@ -83,8 +83,14 @@ def test_an_explicit_larger_storage_wins_over_twice_the_ram():
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_stack_ships_a_basic_and_a_premium_example_tenant(stack):
+def test_no_committed_stack_deploys_a_tenant_in_the_platform_stack(stack):
     config = FluxionConfig.model_validate(stack_config(stack)["fluxion"])
+    assert config.tenants == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_environments_example_tenants_are_a_basic_and_a_larger_premium_one(stack):
+    config = FluxionConfig.model_validate(with_example_tenants(stack, stack_config(stack))["fluxion"])
     assert [t.id for t in config.tenants] == ["example-basic", "example-premium"]
     basic, premium = config.tenants
     assert quantity_bytes(premium.ram) > quantity_bytes(basic.ram)

@@ -5,6 +5,7 @@ chart."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -13,7 +14,7 @@ from components.fluxion_tenant import chart_values, keeps_data
 from components.secrets import checksum_of_data
 from platform_config import ConfigError
 from platform_config.fluxion import FluxionConfig, FluxionDefaults, TenantConfig
-from tooling.stacks import run_stack, stack_config
+from tooling.stacks import STACKS, StackRun, run_stack, stack_config, with_example_tenants
 
 pytestmark = pytest.mark.unit
 
@@ -21,6 +22,34 @@ CHART = "kubernetes:helm.sh/v4:Chart"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PREMIUM = "fluxiondb-example-premium"
+
+
+# No committed stack deploys a tenant in the platform stack: the component is exercised with each environment's
+# example tenants (the platform's `fluxion.defaults` of that stack, as a tenant stack gets them). These fixtures
+# shadow tests/conftest.py's committed-stack ones for this module.
+@functools.cache
+def with_examples(env: str) -> StackRun:
+    return run_stack(env, with_example_tenants(env))
+
+
+@pytest.fixture(params=STACKS)
+def any_stack(request: pytest.FixtureRequest) -> StackRun:
+    return with_examples(request.param)
+
+
+@pytest.fixture
+def dev_stack() -> StackRun:
+    return with_examples("dev")
+
+
+@pytest.fixture
+def staging_stack() -> StackRun:
+    return with_examples("staging")
+
+
+@pytest.fixture
+def prod_stack() -> StackRun:
+    return with_examples("prod")
 
 
 def with_tenants(*tenants: dict) -> dict:
@@ -46,8 +75,8 @@ def test_every_stack_deploys_one_release_per_tenant_named_after_it(any_stack):
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_the_chart_gets_exactly_the_pure_chart_values(stack):
-    run = run_stack(stack)
-    config = FluxionConfig.model_validate(stack_config(stack)["fluxion"])
+    run = with_examples(stack)
+    config = FluxionConfig.model_validate(with_example_tenants(stack, stack_config(stack))["fluxion"])
     for tenant in config.tenants:
         if not tenant.active:
             continue

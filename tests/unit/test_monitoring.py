@@ -8,7 +8,7 @@ import pytest
 
 from components.postgres_cluster import alert_rules
 from platform_config import ConfigError, load_platform_config
-from tooling.stacks import TEST_SECRETS, deep_merge, stack_config
+from tooling.stacks import TEST_SECRETS, StackRun, deep_merge, run_stack, stack_config, with_example_tenants
 
 pytestmark = pytest.mark.unit
 
@@ -133,15 +133,21 @@ def test_staging_and_prod_network_policies_let_prometheus_scrape_core_pipeline(s
     assert chart["networkPolicy"]["enabled"] and chart["networkPolicy"]["monitoringNamespace"] == "monitoring"
 
 
-@pytest.mark.parametrize("stack", ["staging_stack", "prod_stack"])
-def test_staging_and_prod_scrape_every_fluxiondb_tenant_with_the_selector_labels(stack, request):
-    run = request.getfixturevalue(stack)
-    tenants = [name for name in run.charts() if name.startswith("fluxiondb-")]
-    assert tenants
+def tenant_charts(env: str) -> tuple[StackRun, list[str]]:
+    """The program with the environment's example tenants (its `fluxion.defaults` are what tenant stacks get)."""
+    run = run_stack(env, with_example_tenants(env))
+    return run, [name for name in run.charts() if name.startswith("fluxiondb-")]
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_staging_and_prod_scrape_every_fluxiondb_tenant_with_the_selector_labels(env):
+    run, tenants = tenant_charts(env)
+    assert len(tenants) == 2
     for tenant in tenants:
         assert values(run, tenant)["metrics"]["serviceMonitor"] == {"enabled": True, "labels": SELECTOR}
 
 
-def test_dev_fluxiondb_tenants_create_no_servicemonitor(dev_stack):
-    tenants = [name for name in dev_stack.charts() if name.startswith("fluxiondb-")]
-    assert all("serviceMonitor" not in values(dev_stack, tenant)["metrics"] for tenant in tenants)
+def test_dev_fluxiondb_tenants_create_no_servicemonitor():
+    run, tenants = tenant_charts("dev")
+    assert len(tenants) == 2
+    assert all("serviceMonitor" not in values(run, tenant)["metrics"] for tenant in tenants)

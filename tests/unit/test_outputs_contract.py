@@ -16,7 +16,7 @@ from tooling.outputs_contract import (
     secret_paths_in_schema,
     validate_outputs,
 )
-from tooling.stacks import StackRun, run_stack
+from tooling.stacks import StackRun, run_stack, with_example_tenants
 
 pytestmark = pytest.mark.unit
 
@@ -87,8 +87,8 @@ def test_a_port_of_the_wrong_type_is_rejected_naming_its_path(dev_stack: StackRu
         validate_outputs(outputs)
 
 
-def test_a_tenant_id_that_is_not_a_dns_label_is_rejected(dev_stack: StackRun) -> None:
-    outputs = copy.deepcopy(dev_stack.outputs)
+def test_a_tenant_id_that_is_not_a_dns_label_is_rejected() -> None:
+    outputs = copy.deepcopy(run_stack("dev", with_example_tenants("dev")).outputs)
     tenants = outputs["fluxion"]["tenants"]
     tenants["Not_A_Label"] = tenants.pop(next(iter(tenants)))
     with pytest.raises(
