@@ -70,7 +70,14 @@ def main() -> None:
         objects = rendered(
             "prod",
             "nexus-database",
-            {"backup": {"bucket": {"endpoint": store.endpoint, "bucket": BUCKET}, "offsite": {"enabled": False}}},
+            # The dumps only: point-in-time recovery needs an https store (tests/dataplane/test_point_in_time.py).
+            {
+                "backup": {
+                    "bucket": {"endpoint": store.endpoint, "bucket": BUCKET},
+                    "offsite": {"enabled": False},
+                    "pointInTime": {"enabled": False},
+                }
+            },
         )
         cluster = Cluster(
             mkdir(root / "c"),

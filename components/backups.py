@@ -48,6 +48,25 @@ def destination_values(backup: BackupConfig) -> dict[str, Any]:
     return {key: _destination(getattr(backup, key), secret) for key, secret in DESTINATIONS.items()}
 
 
+def point_in_time_certificate(component: str) -> str:
+    """The certificate of a PostgreSQL database's pgBackRest connection (its common name; Secret `<name>-tls`): the
+    pgBackRest server in the database's pods presents it, and admits only the backup Job presenting it too
+    (charts/nexus-database `nexus-database.pitr.certificate`)."""
+    return f"{component}-pgbackrest"
+
+
+def point_in_time_values(backup: BackupConfig) -> dict[str, Any]:
+    """The chart's `backup.pointInTime` values (charts/nexus-database/values.yaml)."""
+    pitr = backup.pointInTime
+    if not pitr.enabled:
+        return {"enabled": False}
+    return {
+        "enabled": True,
+        "image": {"repository": pitr.image.repository, "tag": pitr.image.tag, "pullPolicy": "IfNotPresent"},
+        "archiveTimeout": pitr.archiveTimeoutSeconds,
+    }
+
+
 def bucket_credentials(
     resource_prefix: str,
     backup: BackupConfig,

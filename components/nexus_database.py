@@ -30,7 +30,7 @@ from platform_config.data_tier import MONGODB_DATABASES, POSTGRES_DATABASES, Dat
 from platform_config.rotation import KAFKA_SASL, REDIS_PASSWORD, data_tier_mongodb, data_tier_postgres
 from platform_config.security import SecurityConfig, TlsConfig
 
-from .backups import bucket_credentials, destination_values
+from .backups import bucket_credentials, destination_values, point_in_time_certificate, point_in_time_values
 from .certificates import postgres_tls_env, server_certificate, service_dns_names, tls_secret_name
 from .endpoints import DatabaseEndpoint, KafkaEndpoint
 from .helm import deploy_chart, local_chart
@@ -252,6 +252,8 @@ def chart_values(
             "persistence": {"create": False, "size": config.backup.storageSize},
             # Where each backup is shipped besides the volume (components/backups.py).
             **destination_values(config.backup),
+            # WAL archiving and base backups of the PostgreSQL databases with pgBackRest (docs/backups.md).
+            "pointInTime": point_in_time_values(config.backup),
         },
         "metrics": {
             "enabled": config.monitoring.metrics,
@@ -468,6 +470,23 @@ class NexusDatabase(Exporting, pulumi.ComponentResource):
                 opts=after_issuer,
             )
             for statefulset in workloads(config)
+        ] + [
+            # Point-in-time recovery: the pgBackRest server in each PostgreSQL pod and the backup Job, its only client,
+            # present this one (its own key, not the database server's; charts/nexus-database _backup.tpl).
+            server_certificate(
+                f"{self._name}-{statefulset}-pgbackrest-certificate",
+                component=point_in_time_certificate(statefulset),
+                namespace=self.namespace,
+                dns_names=[
+                    point_in_time_certificate(statefulset),
+                    f"*.{statefulset}-headless.{config.namespace}.svc.{CLUSTER_DOMAIN}",
+                ],
+                tls=tls,
+                labels=standard_labels(COMPONENT, {"app.kubernetes.io/instance": RELEASE}),
+                opts=after_issuer,
+            )
+            for statefulset in (postgres_component(name) for name in config.postgres.resolved())
+            if config.backup.pointInTime.enabled
         ]
 
     # --- credentials: one generated password per user, in the Secret the chart reads ---------------------

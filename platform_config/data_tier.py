@@ -181,6 +181,25 @@ class NetworkPolicyConfig(StrictModel):
         return self
 
 
+class PointInTimeImage(StrictModel):
+    """PostgreSQL with pgBackRest: ours, built from images/postgres-pitr/Dockerfile into the registry (the
+    official image has no pgBackRest). Used only when point-in-time recovery is on."""
+
+    repository: str = "registry.nexus.example.com/postgres-pitr"
+    tag: ImageTag = "17.6-1"
+
+
+class PointInTimeConfig(StrictModel):
+    """Continuous WAL archiving of our five PostgreSQL databases with pgBackRest, into the backup bucket, and a
+    nightly base backup beside the dump, so `restore --to-time` can replay to any moment (docs/backups.md)."""
+
+    enabled: bool = False
+    image: PointInTimeImage = Field(default_factory=PointInTimeImage)
+    # archive_timeout: the longest a finished transaction waits before its WAL segment is shipped, i.e. the most
+    # that losing a primary's volume can lose.
+    archiveTimeoutSeconds: Annotated[int, Field(ge=10, le=3600, strict=True)] = 60
+
+
 class BackupConfig(StrictModel):
     """Scheduled dumps (mongodump, pg_dump, a Redis RDB snapshot) onto one backup PVC per database, shipped
     to an S3-compatible `bucket` (and an `offsite` one) when the stack names them (platform_config/backups.py)."""
@@ -193,6 +212,22 @@ class BackupConfig(StrictModel):
     storageSize: StorageSize = "10Gi"
     bucket: BucketConfig | None = None
     offsite: BucketConfig | None = None
+    pointInTime: PointInTimeConfig = Field(default_factory=PointInTimeConfig)
+
+    @model_validator(mode="after")
+    def _point_in_time_archives_to_the_bucket(self) -> BackupConfig:
+        if not self.pointInTime.enabled:
+            return self
+        if not self.enabled:
+            raise ValueError("pointInTime.enabled needs enabled: true (its base backups run in the backup CronJobs)")
+        if self.bucket is None:
+            raise ValueError("pointInTime.enabled needs bucket: the WAL archive and base backups are kept there")
+        if not self.bucket.endpoint.startswith("https://"):
+            raise ValueError(
+                f"pointInTime.enabled needs an https:// bucket.endpoint, not {self.bucket.endpoint!r}: "
+                "pgBackRest talks to S3 over TLS only"
+            )
+        return self
 
     @model_validator(mode="after")
     def _offsite_is_a_second_copy(self) -> BackupConfig:

@@ -62,6 +62,11 @@ class PlatformConfig(StrictModel):
         # Raises ConfigError itself (pydantic passes it through), naming the keys that disagree.
         check_dependencies(self.corePipeline, self.postgresClusters, self.dataTier)
         check_rotation(self)
+        if self.dataTier.backup.pointInTime.enabled and not self.security.tls.enabled:
+            raise ValueError(
+                "dataTier.backup.pointInTime.enabled needs security.tls.mode enabled or required, not disabled: "
+                "the backup Job reaches pgBackRest in the primary's pod over TLS with a client certificate"
+            )
         return self
 
     def generation(self, credential: str) -> int:

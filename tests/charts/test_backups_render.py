@@ -13,7 +13,7 @@ from backups.jobs import backup_job, restore_job
 from components.nexus_database import chart_values
 from platform_config.base import Environment
 from platform_config.data_tier import DataTierConfig
-from tests.charts.test_nexus_database_chart import BACKED_UP, CHART, NAMESPACE, env_of, pod_spec, rendered
+from tests.charts.test_nexus_database_chart import BACKED_UP, CHART, NAMESPACE, POSTGRES, env_of, pod_spec, rendered
 from tooling.helm import HelmError, find, render, validate_manifests
 from tooling.stacks import stack_config
 
@@ -36,7 +36,9 @@ def test_prod_cronjobs_dump_first_then_upload_to_the_bucket_and_the_offsite_buck
     for name, job in cronjobs("prod").items():
         pod = pod_spec(job)
         assert [c["name"] for c in pod["initContainers"]] == ["backup"], name
-        assert [c["name"] for c in pod["containers"]] == ["upload"], name
+        # Point-in-time recovery (test_point_in_time_chart.py): the PostgreSQL pods also take a pgBackRest base backup.
+        base_backup = ["base-backup"] if name.removesuffix("-backup") in POSTGRES else []
+        assert [c["name"] for c in pod["containers"]] == ["upload", *base_backup], name
         upload = container(job, "upload")
         assert upload["command"] == ["sh", "/scripts/backup-upload.sh"]
         assert upload["image"] == "docker.io/rclone/rclone:1.60.1"

@@ -45,8 +45,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # Prod's shape without its TLS: the files that test backups, monitoring and rotation mechanics start servers
 # without certificates (TLS itself, those programs included: test_tls_postgres_redis.py, test_tls_kafka.py).
-PLAINTEXT_VALUES = {"tls": {"mode": "disabled"}}
-PLAINTEXT_CONFIG = {"security": {"tls": {"mode": "disabled"}}}
+# Point-in-time recovery needs TLS (the pgBackRest server's client certificates), so it is off too
+# (test_point_in_time.py runs it with prod's TLS).
+_NO_PITR = {"backup": {"pointInTime": {"enabled": False}}}
+PLAINTEXT_VALUES = {"tls": {"mode": "disabled"}, **_NO_PITR}
+PLAINTEXT_CONFIG = {"security": {"tls": {"mode": "disabled"}}, "dataTier": _NO_PITR}
 
 
 @functools.cache

@@ -29,6 +29,7 @@ from tests.dataplane.test_backups import _checksum, _postgres_with_rows, _redis_
 from tooling.dataplane import postgres, redis, s3
 from tooling.dataplane.pods import Network
 from tooling.dataplane.processes import ServerFailed
+from tooling.stackfiles import deep_merge
 
 STACK = "prod"
 CHART = "nexus-database"
@@ -74,7 +75,7 @@ def bucket(store, name: str) -> Bucket:
 def data_tier(make_cluster, store, buckets):
     destinations = {key: {"endpoint": store.endpoint, "bucket": name} for key, name in buckets.items()}
     cluster = make_cluster(
-        rendered(STACK, CHART, {**PLAINTEXT_VALUES, "backup": destinations}), chart_namespace(STACK, CHART)
+        rendered(STACK, CHART, deep_merge(PLAINTEXT_VALUES, {"backup": destinations})), chart_namespace(STACK, CHART)
     )
     for key in buckets:
         secret = f"backup-{key}-credentials"

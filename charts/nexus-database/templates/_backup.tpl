@@ -43,3 +43,152 @@ Jobs `python -m backups restore` makes from them.
 {{- if and .bucket.enabled .offsite.enabled }}{{- $names = append $names .offsite.existingSecret }}{{- end }}
 {{- toYaml $names }}
 {{- end }}
+
+{{/*
+Point-in-time recovery (backup.pointInTime): "true" when it is on; fails rendering, naming the values, when its
+prerequisites are not.
+*/}}
+{{- define "nexus-database.pitr.enabled" -}}
+{{- $b := .Values.backup }}
+{{- if $b.pointInTime.enabled }}
+{{- if not (and $b.enabled $b.bucket.enabled) }}
+{{- fail "backup.pointInTime.enabled needs backup.enabled and backup.bucket.enabled: the WAL archive and the base backups are kept in the bucket" }}
+{{- end }}
+{{- /* An empty endpoint is backup.bucket's own error (nexus-database.backupRemotes). */}}
+{{- if and $b.bucket.endpoint (not (hasPrefix "https://" $b.bucket.endpoint)) }}
+{{- fail (printf "backup.pointInTime.enabled needs an https:// backup.bucket.endpoint, not %q: pgBackRest talks to S3 over TLS only" $b.bucket.endpoint) }}
+{{- end }}
+{{- print "true" }}
+{{- end }}
+{{- end }}
+
+{{/*
+The certificate of one database's pgBackRest connection (cert-manager's, from components/backups.py
+point_in_time_certificate): its common name, and its Secret `<name>-tls`, mounted at /pgbackrest-tls by both ends.
+The pgBackRest server in the PostgreSQL pods presents it (its names cover every pod of the headless Service) and
+admits only a client presenting a certificate of this common name: the backup Job, with the same Secret. So
+neither the database's own server key nor tls.mode is involved. (dict "component" ...)
+*/}}
+{{- define "nexus-database.pitr.certificate" -}}
+{{- printf "%s-pgbackrest" .component }}
+{{- end }}
+{{- define "nexus-database.pitr.volume" -}}
+- name: pgbackrest-tls
+  secret:
+    secretName: {{ printf "%s-tls" (include "nexus-database.pitr.certificate" .) }}
+    defaultMode: 0440
+{{- end }}
+
+{{/* Where the data directory is in every PostgreSQL container (the StatefulSet's PGDATA). */}}
+{{- define "nexus-database.pitr.pgdata" -}}
+/var/lib/postgresql/data/pgdata
+{{- end }}
+
+{{/*
+pgBackRest's settings for one database, all as PGBACKREST_* variables (no configuration file: PGBACKREST_CONFIG is
+/dev/null), shared by the postgres container (archive-push, archive-get), the pgBackRest server sidecar, the base
+backup container and the restore Job: (dict "context" $ "component" ...). The stanza is the database's name; the
+repository is `/<prefix>/pgbackrest/<database>` in backup.bucket, whose keys come from its Secret. The bucket's
+serverSideEncryption: pgBackRest 2.x can ask only for SSE-KMS (repo1-s3-kms-key-id), so its objects get the bucket's
+default encryption (SSE-S3 on every AWS bucket).
+*/}}
+{{- define "nexus-database.pitr.env" -}}
+{{- $b := .context.Values.backup }}
+{{- $url := urlParse $b.bucket.endpoint }}
+{{- $host := splitList ":" $url.host }}
+- {name: PGBACKREST_CONFIG, value: /dev/null}
+- {name: PGBACKREST_STANZA, value: {{ .component }}}
+- {name: PGBACKREST_PG1_PATH, value: {{ include "nexus-database.pitr.pgdata" . }}}
+# The root filesystem is read-only: locks in the pod's scratch volume, logs on the console only.
+- {name: PGBACKREST_LOCK_PATH, value: /tmp/pgbackrest}
+- {name: PGBACKREST_LOG_PATH, value: /tmp}
+- {name: PGBACKREST_LOG_LEVEL_FILE, value: "off"}
+- {name: PGBACKREST_LOG_LEVEL_CONSOLE, value: warn}
+- {name: PGBACKREST_REPO1_TYPE, value: s3}
+- {name: PGBACKREST_REPO1_PATH, value: {{ printf "/%s/pgbackrest/%s" $b.bucket.prefix .component | quote }}}
+- {name: PGBACKREST_REPO1_S3_BUCKET, value: {{ $b.bucket.bucket | quote }}}
+- {name: PGBACKREST_REPO1_S3_ENDPOINT, value: {{ first $host | quote }}}
+{{- if gt (len $host) 1 }}
+- {name: PGBACKREST_REPO1_S3_PORT, value: {{ last $host | quote }}}
+{{- end }}
+- {name: PGBACKREST_REPO1_S3_REGION, value: {{ $b.bucket.region | quote }}}
+- {name: PGBACKREST_REPO1_S3_URI_STYLE, value: path}
+- name: PGBACKREST_REPO1_S3_KEY
+  valueFrom: {secretKeyRef: {name: {{ $b.bucket.existingSecret }}, key: access-key-id}}
+- name: PGBACKREST_REPO1_S3_KEY_SECRET
+  valueFrom: {secretKeyRef: {name: {{ $b.bucket.existingSecret }}, key: secret-access-key}}
+{{- if gt (int $b.retentionDays) 0 }}
+# backup.retentionDays: full backups older than that expire after each backup, with the WAL only they need.
+- {name: PGBACKREST_REPO1_RETENTION_FULL_TYPE, value: time}
+- {name: PGBACKREST_REPO1_RETENTION_FULL, value: {{ $b.retentionDays | quote }}}
+{{- end }}
+{{- end }}
+
+{{/*
+The pgBackRest server sidecar of a PostgreSQL pod (point-in-time recovery): it serves PGDATA to the base backup
+container of the backup Job, over TLS, to the one client
+certificate nexus-database.pitr.certificate names only, for this database's stanza only. (dict "context" $ "workload" .)
+*/}}
+{{- define "nexus-database.pitr.server" -}}
+{{- $root := .context }}
+{{- $w := .workload }}
+{{- $pitr := $root.Values.backup.pointInTime }}
+- name: pgbackrest
+  image: {{ include "nexus-lib.image" (dict "image" $pitr.image) }}
+  imagePullPolicy: {{ $pitr.image.pullPolicy }}
+  command: ["bash", "/scripts/pgbackrest-server.sh"]
+  env:
+    {{- include "nexus-database.pitr.env" (dict "context" $root "component" $w.component) | nindent 4 }}
+    - {name: PGBACKREST_PG1_SOCKET_PATH, value: /var/run/postgresql}
+    - {name: PGBACKREST_PG1_PORT, value: "5432"}
+    - name: PGBACKREST_TLS_SERVER_ADDRESS
+      valueFrom: {fieldRef: {fieldPath: status.podIP}}
+    - {name: PGBACKREST_TLS_SERVER_PORT, value: {{ $pitr.serverPort | quote }}}
+    - {name: PGBACKREST_TLS_SERVER_CERT_FILE, value: /pgbackrest-tls/tls.crt}
+    - {name: PGBACKREST_TLS_SERVER_KEY_FILE, value: /pgbackrest-tls/tls.key}
+    - {name: PGBACKREST_TLS_SERVER_CA_FILE, value: /pgbackrest-tls/ca.crt}
+    - {name: PGBACKREST_TLS_SERVER_AUTH, value: {{ printf "%s=%s" (include "nexus-database.pitr.certificate" (dict "component" $w.component)) $w.component | quote }}}
+  ports:
+    - {name: pgbackrest, containerPort: {{ $pitr.serverPort }}}
+  resources:
+    {{- toYaml $root.Values.helperResources | nindent 4 }}
+  securityContext:
+    {{- include "nexus-lib.containerSecurityContext" $w | nindent 4 }}
+  volumeMounts:
+    - {name: data, mountPath: /var/lib/postgresql/data}
+    - {name: run, mountPath: /var/run/postgresql}
+    - {name: tmp, mountPath: /tmp}
+    - {name: scripts, mountPath: /scripts, readOnly: true}
+    - {name: pgbackrest-tls, mountPath: /pgbackrest-tls, readOnly: true}
+{{- end }}
+
+{{/*
+The base backup container of a PostgreSQL backup CronJob (point-in-time recovery): a full pgBackRest backup of the
+primary through its pgBackRest server. (dict "context" $ "workload" .)
+*/}}
+{{- define "nexus-database.pitr.baseBackup" -}}
+{{- $root := .context }}
+{{- $w := .workload }}
+{{- $pitr := $root.Values.backup.pointInTime }}
+- name: base-backup
+  image: {{ include "nexus-lib.image" (dict "image" $pitr.image) }}
+  imagePullPolicy: {{ $pitr.image.pullPolicy }}
+  command: ["bash", "/scripts/backup-pgbackrest.sh"]
+  env:
+    {{- include "nexus-database.pitr.env" (dict "context" $root "component" $w.component) | nindent 4 }}
+    - {name: PGBACKREST_PG1_HOST, value: {{ printf "%s-0.%s-headless.%s" $w.component $w.component (include "nexus-database.domain" $root) | quote }}}
+    - {name: PGBACKREST_PG1_HOST_TYPE, value: tls}
+    - {name: PGBACKREST_PG1_HOST_PORT, value: {{ $pitr.serverPort | quote }}}
+    - {name: PGBACKREST_PG1_HOST_CERT_FILE, value: /pgbackrest-tls/tls.crt}
+    - {name: PGBACKREST_PG1_HOST_KEY_FILE, value: /pgbackrest-tls/tls.key}
+    - {name: PGBACKREST_PG1_HOST_CA_FILE, value: /pgbackrest-tls/ca.crt}
+    - {name: HOME, value: /tmp}
+  resources:
+    {{- toYaml $root.Values.backup.resources | nindent 4 }}
+  securityContext:
+    {{- include "nexus-lib.containerSecurityContext" $w | nindent 4 }}
+  volumeMounts:
+    - {name: tmp, mountPath: /tmp}
+    - {name: scripts, mountPath: /scripts, readOnly: true}
+    - {name: pgbackrest-tls, mountPath: /pgbackrest-tls, readOnly: true}
+{{- end }}
