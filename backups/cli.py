@@ -19,6 +19,7 @@ from platform_config.backups import (
 from platform_config.data_tier import DataTierConfig
 from tooling.stackfiles import stack_config
 
+from . import pitr
 from .jobs import JobError, backup_job, restore_job, ships_to_bucket
 from .kube import Kube, KubeError
 from .store import Backup, Bucket, StoreError, list_backups, pick
@@ -111,6 +112,7 @@ def _backup_now(ctx: Context, component: str, timeout: float) -> int:
     print(f"job {ctx.kube.namespace}/{name} created from cronjob {component}-backup; waiting", file=ctx.out)
     ok = ctx.kube.wait_job(name, timeout)
     containers = ["backup", "upload"] if ships_to_bucket(cronjob) else ["backup"]
+    containers += [pitr.BASE_BACKUP] if pitr.has_point_in_time(cronjob) else []
     for container in containers:
         ctx.out.write(ctx.kube.logs(name, container))
     if not ok:
@@ -144,14 +146,70 @@ def _plan(args: argparse.Namespace, ctx: Context, backup: Backup | None) -> list
     ]
 
 
-def cmd_restore(ctx: Context, args: argparse.Namespace) -> int:
-    if args.to_time:
+def cmd_restore_to_time(ctx: Context, args: argparse.Namespace) -> int:
+    """Point-in-time recovery (backups/pitr.py): the primary's volume restored to --to-time, the standbys re-cloned."""
+    component, target = args.component, args.target
+    if not ctx.tier.backup.pointInTime.enabled:
+        raise ValueError(
+            f"stack {ctx.stack} keeps no WAL archive (dataTier.backup.pointInTime.enabled is off): "
+            "restore a dump with --backup-date instead"
+        )
+    if args.into:
+        raise ValueError("--to-time restores the database's own volumes; --into (another server) is for dumps")
+    cronjob = ctx.kube.get("cronjob", f"{component}-backup")
+    statefulset = ctx.kube.get("statefulset", component)
+    replicas = int(statefulset["spec"].get("replicas", 1))
+    selector = ",".join(f"{k}={v}" for k, v in sorted(statefulset["spec"]["selector"]["matchLabels"].items()))
+    bucket = ctx.tier.backup.bucket
+    assert bucket is not None  # pointInTime needs one (platform_config/data_tier.py)
+    name = f"{component}-pitr-{_stamp()}"[:63]
+    job = pitr.restore_job(cronjob, name, component=component, target=target)
+    standbys = pitr.replica_claims(component, replicas)
+    for line in [
+        f"point-in-time restore of {component} in stack {ctx.stack}, namespace {ctx.kube.namespace}",
+        f"  stanza:   {component} (pgBackRest, in bucket {bucket.bucket} under {bucket.prefix}/pgbackrest/{component})",
+        f"  to:       {pitr.pgbackrest_target(target)} (the newest base backup before it, then the archived WAL)",
+        f"  replaces: the data of {component}-0 (claim {pitr.data_claim(component, 0)}): every change after that "
+        "moment is lost",
+        f"  standbys: {', '.join(standbys)} deleted, re-cloned from the restored primary"
+        if standbys
+        else "  standbys: none",
+        f"  downtime: statefulset {component} scaled {replicas} -> 0, restored, scaled back to {replicas}",
+    ]:
+        print(line, file=ctx.out)
+    if not args.force:
+        print("refused: a point-in-time restore always replaces the database's data: add --force", file=ctx.out)
+        return EXIT_REFUSED
+    if not args.yes and not ctx.confirm("proceed? [y/N] "):
+        print("not restored", file=ctx.out)
+        return EXIT_REFUSED
+    ctx.kube.scale("statefulset", component, 0)
+    ctx.kube.wait_no_pods(selector, args.timeout)
+    ctx.kube.create(job)
+    print(f"job {ctx.kube.namespace}/{name} created; waiting", file=ctx.out)
+    ok = ctx.kube.wait_job(name, args.timeout)
+    ctx.out.write(ctx.kube.logs(name, "restore"))
+    if not ok:
         print(
-            "restore --to-time: point-in-time recovery is not available in this release: no WAL archive is kept "
-            "(docs/backups.md, 'Point-in-time recovery'). Restore a logical dump with --backup-date.",
+            f"restore FAILED (kubectl logs job/{name}): statefulset {component} stays at 0 pods; once resolved, "
+            f"`kubectl scale statefulset/{component} --replicas={replicas}` starts it on its volumes as they are",
             file=ctx.out,
         )
-        return EXIT_REFUSED
+        return EXIT_FAILED
+    for claim in standbys:
+        ctx.kube.delete("persistentvolumeclaim", claim)
+    ctx.kube.scale("statefulset", component, replicas)
+    print(
+        f"restored: {component}-0 replays the WAL up to {pitr.pgbackrest_target(target)} and promotes itself; take a "
+        f"base backup of its new timeline: python -m backups backup-now {component} --stack {ctx.stack}",
+        file=ctx.out,
+    )
+    return EXIT_OK
+
+
+def cmd_restore(ctx: Context, args: argparse.Namespace) -> int:
+    if args.to_time:
+        return cmd_restore_to_time(ctx, args)
     cronjob = ctx.kube.get("cronjob", f"{args.component}-backup")
     backup = None
     if args.source != "volume":
@@ -201,8 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("restore", "Restore a component from one backup: prints the plan and asks first.")
     sub.add_argument("component")
-    sub.add_argument("--backup-date", required=True, help="YYYY-MM-DD (UTC): the newest backup of that day")
-    sub.add_argument("--to-time", help="point in time (needs a WAL archive; see docs/backups.md)")
+    sub.add_argument("--backup-date", help="YYYY-MM-DD (UTC): the newest backup of that day (not with --to-time)")
+    sub.add_argument(
+        "--to-time", help="YYYY-MM-DDTHH:MM:SSZ (UTC): point-in-time restore of a PostgreSQL database (needs --force)"
+    )
     sub.add_argument(
         "--source", choices=[*sorted(SOURCES), "volume"], default=None, help="default: bucket if the stack has one"
     )
@@ -233,6 +293,12 @@ def main(
     try:
         if args.command == "restore" and args.backup_date:
             datetime.date.fromisoformat(args.backup_date)
+        if args.command == "restore" and args.to_time:
+            args.target = pitr.parse_target(args.to_time)
+            if args.backup_date and args.backup_date != f"{args.target:%Y-%m-%d}":
+                raise ValueError(f"--backup-date {args.backup_date} is not the day of --to-time {args.to_time}")
+        elif args.command == "restore" and not args.backup_date:
+            raise ValueError("restore needs --backup-date YYYY-MM-DD (a dump) or --to-time YYYY-MM-DDTHH:MM:SSZ")
         tier = data_tier(args.stack)
         if getattr(args, "source", "") is None:
             args.source = "bucket" if tier.backup.bucket else "volume"

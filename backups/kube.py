@@ -1,5 +1,6 @@
 """The Kubernetes API, through kubectl (the cluster `KUBECONFIG` names, as for every other operator tool here):
-read a CronJob and a Secret, create a Job, follow it to its end, read its containers' logs."""
+read a CronJob and a Secret, create a Job, follow it to its end, read its containers' logs; for a point-in-time
+restore also scale a StatefulSet, wait for its pods to stop, and delete its standbys' claims."""
 
 from __future__ import annotations
 
@@ -65,6 +66,23 @@ class Kube:
                     return condition["type"] == "Complete"
             sleep(poll)
         raise KubeError(f"Job {self.namespace}/{name} did not finish within {timeout:.0f}s (kubectl get job {name})")
+
+    def scale(self, kind: str, name: str, replicas: int) -> None:
+        self._run("scale", f"{kind}/{name}", f"--replicas={replicas}")
+
+    def delete(self, kind: str, name: str) -> None:
+        self._run("delete", kind, name, "--ignore-not-found", "--wait=false")
+
+    def wait_no_pods(
+        self, selector: str, timeout: float, poll: float = 2.0, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        """Returns once no pod matches `selector` (a StatefulSet scaled to 0 has stopped); KubeError after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.names("pod", selector):
+                return
+            sleep(poll)
+        raise KubeError(f"pods {selector} still running after {timeout:.0f}s (kubectl get pods --selector {selector})")
 
     def logs(self, job: str, container: str) -> str:
         try:

@@ -98,11 +98,11 @@ class NoCluster:
         raise AssertionError(f"the CLI reached the cluster ({name}) although it should have stopped first")
 
 
-def test_restore_to_a_point_in_time_is_refused_with_why_before_anything_is_created():
-    out = io.StringIO()
+def test_restore_to_a_point_in_time_that_is_not_a_time_is_refused_before_anything_is_created(capsys):
+    # The rest of --to-time: tests/unit/test_point_in_time.py.
     argv = ["restore", "product-postgres", "--stack", "prod", "--backup-date", "2026-12-01", "--to-time", "x"]
-    assert cli.main(argv, out=out, kube_factory=NoCluster) == cli.EXIT_REFUSED
-    assert "point-in-time recovery is not available" in out.getvalue()
+    assert cli.main(argv, kube_factory=NoCluster) == cli.EXIT_REFUSED
+    assert "--to-time 'x' is not an ISO 8601 time in UTC" in capsys.readouterr().err
 
 
 def test_a_malformed_backup_date_is_refused_naming_the_value(capsys):
