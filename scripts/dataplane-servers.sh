@@ -6,7 +6,8 @@
 #   bash scripts/dataplane-servers.sh check     # exit 1, naming what is missing
 #
 # Debian (apt): PostgreSQL 15 (postgresql-15), Redis 7.0 (redis-server, redis-tools), Prometheus and the
-#   postgres/redis exporters, rclone 1.60 (the backup pods' S3 client: the uploader image is pinned to it).
+#   postgres/redis exporters, rclone 1.60 (the backup pods' S3 client: the uploader image is pinned to it),
+#   pgBackRest 2.45 (prod's WAL archive and point-in-time recovery).
 #   Their package scripts would start system services (a redis on :6379 ...): a policy-rc.d forbids that
 #   for the duration of the install, so nothing is left running.
 # Maven Central (mvn copy-dependencies, local repository cached in .tools/dataplane/m2):
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus
   prometheus-postgres-exporter prometheus-redis-exporter maven default-jre-headless nodejs
-  rclone)
+  rclone pgbackrest)
 DATAPLANE_DIR=.tools/dataplane
 M2="$DATAPLANE_DIR/m2"
 

@@ -359,7 +359,11 @@ class Container:
             "HOME": self.paths.get("/tmp", str(self.dir)),
             "LANG": "C.UTF-8",
         }
-        fields = {"metadata.namespace": cluster.namespace, "metadata.name": self.pod.name}
+        fields = {
+            "metadata.namespace": cluster.namespace,
+            "metadata.name": self.pod.name,
+            "status.podIP": self.pod.address,
+        }
         for entry in self.spec.get("env", []):
             if "value" in entry:
                 env[entry["name"]] = self._literal(expand_var_refs(str(entry["value"]), env))
