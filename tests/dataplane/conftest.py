@@ -45,11 +45,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # Prod's shape without its TLS: the files that test backups, monitoring and rotation mechanics start servers
 # without certificates (TLS itself, those programs included: test_tls_postgres_redis.py, test_tls_kafka.py).
-# Point-in-time recovery needs TLS (the pgBackRest server's client certificates), so it is off too
-# (test_point_in_time.py runs it with prod's TLS).
-_NO_PITR = {"backup": {"pointInTime": {"enabled": False}}}
-PLAINTEXT_VALUES = {"tls": {"mode": "disabled"}, **_NO_PITR}
-PLAINTEXT_CONFIG = {"security": {"tls": {"mode": "disabled"}}, "dataTier": _NO_PITR}
+# Point-in-time recovery is off in both, and in every file that starts prod's PostgreSQL for something else: its
+# archive_command would try prod's bucket, which is not reachable from here, and an archiver waiting on it can outlive
+# the image's initdb-time server (test_point_in_time.py runs it against a store of its own).
+NO_POINT_IN_TIME = {"backup": {"pointInTime": {"enabled": False}}}
+PLAINTEXT_VALUES = {"tls": {"mode": "disabled"}, **NO_POINT_IN_TIME}
+PLAINTEXT_CONFIG = {"security": {"tls": {"mode": "disabled"}}, "dataTier": NO_POINT_IN_TIME}
 
 
 @functools.cache

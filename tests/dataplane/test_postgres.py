@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dataplane.conftest import chart_namespace, rendered
+from tests.dataplane.conftest import NO_POINT_IN_TIME, chart_namespace, rendered
 from tests.dataplane.test_tls_postgres_redis import issue_certificates, start_postgres
 from tooling.dataplane import postgres
 from tooling.dataplane.postgres import official_entrypoint, psql
@@ -23,8 +23,9 @@ from tooling.stacks import STACKS
 STACK = "prod"
 CHART = "nexus-database"
 DATABASES = ["product", "payment", "order", "loyalty", "shipping"]
-# Plaintext, whatever the stack's security profile: TLS is tests/dataplane/test_tls_postgres_redis.py's.
-PLAINTEXT = {"tls": {"mode": "disabled"}}
+# Plaintext, whatever the stack's security profile: TLS is tests/dataplane/test_tls_postgres_redis.py's (and, as it
+# needs TLS, point-in-time recovery is test_point_in_time.py's).
+PLAINTEXT = {"tls": {"mode": "disabled"}, **NO_POINT_IN_TIME}
 
 
 @pytest.fixture
@@ -156,8 +157,10 @@ def test_replication_entry_admits_the_replicator_only_with_its_password(data_tie
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_stacks_render_starts_a_primary_whose_service_user_logs_in(make_cluster, stack):
-    """With the stack's own security profile: under TLS the service user logs in as the services do, verify-full."""
-    cluster = make_cluster(rendered(stack, CHART), chart_namespace(stack, CHART))
+    """With the stack's own security profile: under TLS the service user logs in as the services do, verify-full.
+    Without prod's point-in-time recovery: its archive_command would wait on prod's bucket, which cannot be reached
+    from here, and hold up the image's initdb-time server (test_point_in_time.py runs it against a store of its own)."""
+    cluster = make_cluster(rendered(stack, CHART, NO_POINT_IN_TIME), chart_namespace(stack, CHART))
     ca_file = issue_certificates(cluster, ["order-postgres"])
     pod = cluster.pod("StatefulSet", "order-postgres", 0)
     primary = start_postgres(pod)

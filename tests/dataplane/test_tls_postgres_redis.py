@@ -25,7 +25,7 @@ import subprocess
 
 import pytest
 
-from tests.dataplane.conftest import chart_namespace, new_cluster, rendered, servers_stopped_after
+from tests.dataplane.conftest import NO_POINT_IN_TIME, chart_namespace, new_cluster, rendered, servers_stopped_after
 from tooling.dataplane import monitoring, postgres, redis
 from tooling.dataplane.certificates import CertificateAuthority
 from tooling.dataplane.paths import REDIS_CLI
@@ -40,7 +40,7 @@ REDIS_TLS_PORT = 6380  # tls.mode enabled: beside plaintext 6379 (required: 6379
 
 
 def _cluster(session_root, supervisor, mode: str, audit: str, label: str):
-    overrides = {"tls": {"mode": mode}, "audit": {"level": audit}}
+    overrides = {"tls": {"mode": mode}, "audit": {"level": audit}, **NO_POINT_IN_TIME}
     cluster = new_cluster(
         session_root, supervisor, rendered(STACK, CHART, overrides), chart_namespace(STACK, CHART), label
     )
@@ -516,7 +516,7 @@ def test_with_tls_required_the_exporters_report_their_servers_up_over_verified_t
     """The exporters' rendered env (postgres-exporter sslmode=verify-full, redis_exporter rediss:// with the CA) against
     servers that refuse plaintext. Here a pod's 127.0.0.1 is its own loopback address (tooling/dataplane/pods.py), so
     the certificate names that address as it names 127.0.0.1 in a cluster."""
-    overrides = {"tls": {"mode": "required"}, "metrics": {"enabled": True}}
+    overrides = {"tls": {"mode": "required"}, "metrics": {"enabled": True}, **NO_POINT_IN_TIME}
     cluster = make_cluster(rendered(STACK, CHART, overrides), chart_namespace(STACK, CHART))
     pg_pod, redis_pod = cluster.pod("StatefulSet", "product-postgres", 0), cluster.pod("StatefulSet", "redis", 0)
     issue_certificates(cluster, ["product-postgres", "redis"], ("127.0.0.1", pg_pod.address, redis_pod.address))
