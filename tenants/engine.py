@@ -37,6 +37,9 @@ PROGRAM_DIR = REPO_ROOT / "tenants" / "project"
 VENV = REPO_ROOT / ".venv"
 # The Automation API's default shows secrets in progress output; every call here says otherwise.
 QUIET = {"show_secrets": False, "color": "never"}
+# Without it every workspace (one per request) runs `pulumi version` first: a CLI start of its own (0.4 s of
+# CPU here) to check a version the toolchain already pins (toolchain/versions.env).
+SKIP_VERSION_CHECK = {"PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true"}
 
 
 class EngineError(RuntimeError):
@@ -104,7 +107,9 @@ class AutomationEngine:
             runtime=automation.ProjectRuntimeInfo(name="python", options={"toolchain": "pip", "virtualenv": str(VENV)}),
             main=str(PROGRAM_DIR),
         )
-        return automation.LocalWorkspace(work_dir=str(work_dir), project_settings=settings, env_vars=dict(self.env))
+        return automation.LocalWorkspace(
+            work_dir=str(work_dir), project_settings=settings, env_vars={**SKIP_VERSION_CHECK, **self.env}
+        )
 
     def _stack(self, stack_name: str, create: bool) -> automation.Stack | None:
         workspace = self._workspace(stack_name)
