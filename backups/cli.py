@@ -20,11 +20,14 @@ from platform_config.data_tier import DataTierConfig
 from tooling.stackfiles import stack_config
 
 from . import pitr
-from .jobs import JobError, backup_job, restore_job, ships_to_bucket
+from .jobs import JobError, backup_job, data_claim, restore_job, restores_offline, ships_to_bucket
 from .kube import Kube, KubeError
 from .store import Backup, Bucket, StoreError, list_backups, pick
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+# What restore-redis.sh and restore-fetch.sh say on every way out that left the data as it was: only then does a
+# failed Redis restore start the server again.
+UNCHANGED = "left unchanged"
 SOURCES = {"bucket": "BUCKET", "offsite": "OFFSITE"}
 SECRETS = {"bucket": BUCKET_SECRET, "offsite": OFFSITE_SECRET}
 # The chart's backup CronJobs (charts/nexus-database/templates/backup.yaml labels them with the release).
@@ -126,6 +129,47 @@ def _backup_now(ctx: Context, component: str, timeout: float) -> int:
     return EXIT_OK
 
 
+@dataclass(frozen=True)
+class Workload:
+    """The StatefulSet a restore stops: how many pods it had, and the selector of its pods."""
+
+    name: str
+    replicas: int
+    selector: str
+
+
+def _workload(ctx: Context, component: str) -> Workload:
+    statefulset = ctx.kube.get("statefulset", component)
+    labels = statefulset["spec"]["selector"]["matchLabels"]
+    return Workload(
+        component, int(statefulset["spec"].get("replicas", 1)), ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    )
+
+
+def _stop(ctx: Context, workload: Workload, timeout: float) -> None:
+    ctx.kube.scale("statefulset", workload.name, 0)
+    ctx.kube.wait_no_pods(workload.selector, timeout)
+
+
+def _run_job(ctx: Context, job: dict[str, Any], containers: Sequence[str], timeout: float) -> tuple[bool, str]:
+    """Creates the Job, waits for its end, prints its containers' logs; (whether it completed, their logs)."""
+    name = job["metadata"]["name"]
+    ctx.kube.create(job)
+    print(f"job {ctx.kube.namespace}/{name} created; waiting", file=ctx.out)
+    ok = ctx.kube.wait_job(name, timeout)
+    logs = [ctx.kube.logs(name, container) for container in containers]
+    ctx.out.write("".join(logs))
+    return ok, "".join(logs)
+
+
+def _still_stopped(workload: Workload, job: str) -> str:
+    return (
+        f"restore FAILED (kubectl logs job/{job}): statefulset {workload.name} stays at 0 pods; once resolved, "
+        f"`kubectl scale statefulset/{workload.name} --replicas={workload.replicas}` starts it on its volumes as "
+        "they are"
+    )
+
+
 def _plan(args: argparse.Namespace, ctx: Context, backup: Backup | None) -> list[str]:
     what = (
         f"{backup.object} ({_size(backup.size)}, {args.source})"
@@ -157,9 +201,8 @@ def cmd_restore_to_time(ctx: Context, args: argparse.Namespace) -> int:
     if args.into:
         raise ValueError("--to-time restores the database's own volumes; --into (another server) is for dumps")
     cronjob = ctx.kube.get("cronjob", f"{component}-backup")
-    statefulset = ctx.kube.get("statefulset", component)
-    replicas = int(statefulset["spec"].get("replicas", 1))
-    selector = ",".join(f"{k}={v}" for k, v in sorted(statefulset["spec"]["selector"]["matchLabels"].items()))
+    workload = _workload(ctx, component)
+    replicas = workload.replicas
     bucket = ctx.tier.backup.bucket
     assert bucket is not None  # pointInTime needs one (platform_config/data_tier.py)
     name = f"{component}-pitr-{_stamp()}"[:63]
@@ -169,7 +212,7 @@ def cmd_restore_to_time(ctx: Context, args: argparse.Namespace) -> int:
         f"point-in-time restore of {component} in stack {ctx.stack}, namespace {ctx.kube.namespace}",
         f"  stanza:   {component} (pgBackRest, in bucket {bucket.bucket} under {bucket.prefix}/pgbackrest/{component})",
         f"  to:       {pitr.pgbackrest_target(target)} (the newest base backup before it, then the archived WAL)",
-        f"  replaces: the data of {component}-0 (claim {pitr.data_claim(component, 0)}): every change after that "
+        f"  replaces: the data of {component}-0 (claim {data_claim(component, 0)}): every change after that "
         "moment is lost",
         f"  standbys: {', '.join(standbys)} deleted, re-cloned from the restored primary"
         if standbys
@@ -183,18 +226,10 @@ def cmd_restore_to_time(ctx: Context, args: argparse.Namespace) -> int:
     if not args.yes and not ctx.confirm("proceed? [y/N] "):
         print("not restored", file=ctx.out)
         return EXIT_REFUSED
-    ctx.kube.scale("statefulset", component, 0)
-    ctx.kube.wait_no_pods(selector, args.timeout)
-    ctx.kube.create(job)
-    print(f"job {ctx.kube.namespace}/{name} created; waiting", file=ctx.out)
-    ok = ctx.kube.wait_job(name, args.timeout)
-    ctx.out.write(ctx.kube.logs(name, "restore"))
+    _stop(ctx, workload, args.timeout)
+    ok, _ = _run_job(ctx, job, ["restore"], args.timeout)
     if not ok:
-        print(
-            f"restore FAILED (kubectl logs job/{name}): statefulset {component} stays at 0 pods; once resolved, "
-            f"`kubectl scale statefulset/{component} --replicas={replicas}` starts it on its volumes as they are",
-            file=ctx.out,
-        )
+        print(_still_stopped(workload, name), file=ctx.out)
         return EXIT_FAILED
     for claim in standbys:
         ctx.kube.delete("persistentvolumeclaim", claim)
@@ -211,10 +246,16 @@ def cmd_restore(ctx: Context, args: argparse.Namespace) -> int:
     if args.to_time:
         return cmd_restore_to_time(ctx, args)
     cronjob = ctx.kube.get("cronjob", f"{args.component}-backup")
+    offline = restores_offline(cronjob)
+    if offline and args.into:
+        raise ValueError(
+            f"{args.component} is restored onto its own volume while it is stopped: --into is for databases"
+        )
     backup = None
     if args.source != "volume":
         backup = pick(list_backups(ctx.bucket(args.source), args.component), args.backup_date)
-    for line in _plan(args, ctx, backup):
+    workload = _workload(ctx, args.component) if offline else None
+    for line in _plan(args, ctx, backup) if workload is None else _offline_plan(args, ctx, backup, workload):
         print(line, file=ctx.out)
     if not args.yes and not ctx.confirm("proceed? [y/N] "):
         print("not restored", file=ctx.out)
@@ -230,13 +271,47 @@ def cmd_restore(ctx: Context, args: argparse.Namespace) -> int:
         host=args.into,
         date=args.backup_date.replace("-", ""),
     )
-    ctx.kube.create(job)
-    print(f"job {ctx.kube.namespace}/{name} created; waiting", file=ctx.out)
-    ok = ctx.kube.wait_job(name, args.timeout)
-    for container in (["fetch"] if backup else []) + ["restore"]:
-        ctx.out.write(ctx.kube.logs(name, container))
-    print("restored" if ok else f"restore FAILED (kubectl logs job/{name} --all-containers)", file=ctx.out)
-    return EXIT_OK if ok else EXIT_FAILED
+    containers = (["fetch"] if backup else []) + ["restore"]
+    if workload is None:
+        ok, _ = _run_job(ctx, job, containers, args.timeout)
+        print("restored" if ok else f"restore FAILED (kubectl logs job/{name} --all-containers)", file=ctx.out)
+        return EXIT_OK if ok else EXIT_FAILED
+    _stop(ctx, workload, args.timeout)
+    ok, log = _run_job(ctx, job, containers, args.timeout)
+    if not ok and UNCHANGED not in log:
+        print(_still_stopped(workload, name), file=ctx.out)
+        return EXIT_FAILED
+    ctx.kube.scale("statefulset", workload.name, workload.replicas)
+    if not ok:
+        print(f"not restored, {workload.name} started again on its data as it was", file=ctx.out)
+        return EXIT_FAILED
+    print(
+        f"restored: {workload.name}-0 starts from the snapshot and writes its AOF anew; its replicas resync from it",
+        file=ctx.out,
+    )
+    return EXIT_OK
+
+
+def _offline_plan(args: argparse.Namespace, ctx: Context, backup: Backup | None, workload: Workload) -> list[str]:
+    what = (
+        f"{backup.object} ({_size(backup.size)}, {args.source})"
+        if backup
+        else f"the newest {args.backup_date} snapshot on the volume"
+    )
+    return [
+        f"restore {args.component} in stack {ctx.stack}, namespace {ctx.kube.namespace}",
+        f"  from:     {what}",
+        f"  into:     the volume of {workload.name}-0 (claim {data_claim(workload.name, 0)}): its dataset becomes the "
+        "snapshot; the replicas resync from it",
+        "  target:   "
+        + (
+            "REPLACED (--force): every write after the snapshot is lost"
+            if args.force
+            else "must hold no dataset (else refused)"
+        ),
+        f"  downtime: statefulset {workload.name} scaled {workload.replicas} -> 0, restored, scaled back to "
+        f"{workload.replicas}",
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

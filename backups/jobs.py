@@ -8,6 +8,9 @@ chart's pod (image, env, Secrets, volumes, security context) and nothing the CLI
   `restore-<kind>.sh` instead of `backup-<kind>.sh`; from a bucket, the `upload` container (rclone) runs
   first, as an init container, as `restore-fetch.sh`, which downloads the backup and checks it against
   its manifest. It keeps the `nexus.io/backup-of` label, so the strict network policy lets it connect.
+  PostgreSQL and MongoDB are restored through the running server. Redis cannot be (a server loads a snapshot
+  only when it starts), so its restore Job mounts the primary's data volume instead, while the StatefulSet is at
+  0 pods (`OFFLINE`; the CLI stops and starts it).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import copy
 import re
 from typing import Any
 
-# The kinds a restore Job can restore (files/restore-<kind>.sh). Redis is restored by loading the RDB
-# file into a stopped server (docs/backups.md), which no Job beside the running StatefulSet can do.
-RESTORABLE = ("postgres", "mongodb")
+# The kinds a restore Job can restore (files/restore-<kind>.sh).
+RESTORABLE = ("postgres", "mongodb", "redis")
+# The kinds restored onto the stopped primary's data volume, by where the StatefulSet mounts it
+# (charts/nexus-database redis.yaml): restore-redis.sh makes the snapshot the dataset redis-start.sh loads.
+OFFLINE = {"redis": "/data"}
 _SCRIPT = re.compile(r"^/scripts/backup-([a-z]+)\.sh$")
 MANUAL = {"cronjob.kubernetes.io/instantiate": "manual"}
 
@@ -43,6 +48,16 @@ def backup_kind(cronjob: dict[str, Any]) -> str:
     if not scripts:
         raise JobError(f"{cronjob['metadata']['name']} is not a nexus-database backup CronJob (no backup container)")
     return scripts[0]
+
+
+def data_claim(component: str, ordinal: int) -> str:
+    """The data volume of one pod of a StatefulSet (its volumeClaimTemplate `data`)."""
+    return f"data-{component}-{ordinal}"
+
+
+def restores_offline(cronjob: dict[str, Any]) -> bool:
+    """Whether the restore replaces the stopped primary's volume (Redis) rather than talking to the server."""
+    return backup_kind(cronjob) in OFFLINE
 
 
 def ships_to_bucket(cronjob: dict[str, Any]) -> bool:
@@ -98,6 +113,8 @@ def restore_job(
     kind = backup_kind(cronjob)
     if kind not in RESTORABLE:
         raise JobError(f"{component} ({kind}) has no restore Job: see docs/backups.md for restoring {kind}")
+    if kind in OFFLINE and host:
+        raise JobError(f"{component} is restored onto its own volume while it is stopped: --into is for databases")
     containers = _containers(cronjob)
     if source is not None and "upload" not in containers:
         raise JobError(f"{component}'s backups are not shipped to a bucket in this stack: restore from the volume")
@@ -123,6 +140,10 @@ def restore_job(
     _env(restore, {**which, "FORCE": "yes" if force else "no", **({"HOST": host} if host else {})})
     pod["containers"] = [restore]
     pod.pop("initContainers", None)
+    if kind in OFFLINE:
+        restore["volumeMounts"] = [*restore.get("volumeMounts", []), {"name": "data", "mountPath": OFFLINE[kind]}]
+        claim = {"persistentVolumeClaim": {"claimName": data_claim(component, 0)}}
+        pod["volumes"] = [*pod.get("volumes", []), {"name": "data", **claim}]
     if source is not None:
         fetch = copy.deepcopy(containers["upload"])
         fetch["name"] = "fetch"

@@ -15,7 +15,7 @@ import datetime
 import re
 from typing import Any
 
-from .jobs import JobError
+from .jobs import JobError, data_claim
 
 BASE_BACKUP = "base-backup"
 RESTORE_SCRIPT = "/scripts/restore-pitr.sh"
@@ -58,11 +58,6 @@ def _containers(cronjob: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def has_point_in_time(cronjob: dict[str, Any]) -> bool:
     """Whether the database's backup CronJob takes pgBackRest base backups (point-in-time recovery is on)."""
     return BASE_BACKUP in _containers(cronjob)
-
-
-def data_claim(component: str, ordinal: int) -> str:
-    """The data volume of one pod of a StatefulSet (its volumeClaimTemplate `data`)."""
-    return f"data-{component}-{ordinal}"
 
 
 def replica_claims(component: str, replicas: int) -> list[str]:

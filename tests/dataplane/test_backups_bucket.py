@@ -22,13 +22,13 @@ import time
 
 import pytest
 
-from backups.jobs import restore_job
+from backups.jobs import data_claim, restore_job
 from backups.store import Bucket, list_backups, rclone
 from tests.dataplane.conftest import PLAINTEXT_VALUES, chart_namespace, rendered
 from tests.dataplane.test_backups import _checksum, _postgres_with_rows, _redis_digest, _redis_with_keys
 from tooling.dataplane import postgres, redis, s3
 from tooling.dataplane.pods import Network
-from tooling.dataplane.processes import ServerFailed
+from tooling.dataplane.processes import ServerFailed, wait_for
 from tooling.stackfiles import deep_merge
 
 STACK = "prod"
@@ -289,6 +289,46 @@ def test_redis_snapshot_in_the_bucket_loads_into_an_empty_server_with_the_same_k
     data_tier.supervisor.run_as and data_tier.supervisor.run_as.own(dump)
     redis.start(restored)
     assert _redis_digest(restored) == _redis_digest(primary)
+
+
+def _stopped_redis_primary_with_a_backup(cluster, store, buckets):
+    """Redis-0 with keys, its snapshot in the bucket, one write after it, then stopped (the CLI's scale to 0), with
+    its volume under the claim name the restore Job mounts."""
+    primary = _redis_with_keys(cluster)
+    expected = _redis_digest(primary)
+    _, upload = _run_backup(cluster, "redis")
+    assert upload.returncode == 0, upload.stderr
+    [backup] = list_backups(bucket(store, buckets["bucket"]), "redis")
+    assert redis.cli(primary, "SET", "written-after-the-backup", "1").stdout.strip() == "OK"
+    [server] = [s for s in cluster.supervisor.servers if s.name == f"{primary.pod.name}/redis"]
+    cluster.supervisor.stop(server)
+    claims = cluster.mkdir(cluster.root / "claims")
+    (claims / data_claim("redis", 0)).symlink_to(primary.pod.volume_dir("data"))
+    return primary, backup, expected
+
+
+def test_a_redis_restore_job_refuses_a_volume_that_holds_a_dataset_and_leaves_it_unchanged(data_tier, store, buckets):
+    primary, backup, _ = _stopped_redis_primary_with_a_backup(data_tier, store, buckets)
+    data = primary.pod.volume_dir("data")
+    before = sorted(str(p.relative_to(data)) for p in data.rglob("*"))
+    result = _restore(data_tier, "redis", backup.object, force=False)
+    assert result.returncode == 3 and "the data left unchanged" in result.stderr, result.stderr
+    assert sorted(str(p.relative_to(data)) for p in data.rglob("*")) == before
+
+
+def test_a_forced_redis_restore_job_brings_back_the_snapshot_and_drops_the_writes_after_it(data_tier, store, buckets):
+    primary, backup, expected = _stopped_redis_primary_with_a_backup(data_tier, store, buckets)
+    result = _restore(data_tier, "redis", backup.object, force=True)
+    assert result.returncode == 0, f"restore-redis.sh failed:\n{result.stdout}\n{result.stderr}"
+    redis.start(primary)  # the CLI's scale back: the same pod, on the same volume
+    assert _redis_digest(primary) == expected
+    assert redis.cli(primary, "EXISTS", "written-after-the-backup").stdout.strip() == "0"
+    # redis-start.sh loaded the snapshot with AOF off and turns it on again, writing a new AOF from the data.
+    wait_for(
+        lambda: redis.cli(primary, "CONFIG", "GET", "appendonly").stdout.split()[-1:] == ["yes"],
+        what="AOF switched back on after the restore",
+        timeout=30,
+    )
 
 
 # --- MongoDB: no server installs here (test_mongodb_scripts.py), so its tools are stand-ins that record

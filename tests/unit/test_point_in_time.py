@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import io
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -138,18 +139,29 @@ def test_a_database_without_base_backups_has_no_point_in_time_restore_job():
 
 
 class FakeKube:
-    """The API calls of a point-in-time restore, recorded in order; the restore Job fails when `job_fails`."""
+    """The API calls of a restore that stops its StatefulSet, recorded in order; the restore Job fails when
+    `job_fails`, its containers then logging `failure_log`. `cronjob` makes the backup CronJob of a component."""
 
-    def __init__(self, namespace: str, *, job_fails: bool = False, replicas: int = 2) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        *,
+        job_fails: bool = False,
+        replicas: int = 2,
+        cronjob: Callable[[str], dict] = _cronjob,
+        failure_log: str = "",
+    ) -> None:
         self.namespace = namespace
         self.calls: list[tuple] = []
         self.created: list[dict] = []
         self.job_fails = job_fails
         self.replicas = replicas
+        self.cronjob = cronjob
+        self.failure_log = failure_log
 
     def get(self, kind: str, name: str) -> dict:
         if kind == "cronjob":
-            return _cronjob(name.removesuffix("-backup"))
+            return self.cronjob(name.removesuffix("-backup"))
         selector = {"app.kubernetes.io/name": "nexus-database", "app.kubernetes.io/component": name}
         return {"spec": {"replicas": self.replicas, "selector": {"matchLabels": selector}}}
 
@@ -167,7 +179,7 @@ class FakeKube:
         return not self.job_fails
 
     def logs(self, job: str, container: str) -> str:
-        return f"{container} of {job}\n"
+        return f"{container} of {job}\n" + (self.failure_log if self.job_fails else "")
 
     def delete(self, kind: str, name: str) -> None:
         self.calls.append(("delete", kind, name))

@@ -14,7 +14,8 @@ rclone copyto "${src}/${BACKUP_OBJECT}" "$RESTORE_FILE"
 expected="$(sed -n 's/.*"sha256": "\([0-9a-f]*\)".*/\1/p' "${out}/manifest.json")"
 actual="$(sha256sum "$RESTORE_FILE" | cut -d ' ' -f 1)"
 if [ -z "$expected" ] || [ "$expected" != "$actual" ]; then
-  echo "restore: ${BACKUP_OBJECT} does not match its manifest (sha256 ${actual}, manifest ${expected:-none})" >&2
+  echo "restore: ${BACKUP_OBJECT} does not match its manifest (sha256 ${actual}, manifest ${expected:-none}):" \
+    "nothing restored, the data left unchanged" >&2
   rm -f "$RESTORE_FILE"
   exit 1
 fi
