@@ -4,7 +4,7 @@ import pulumi
 
 from components.certificates import PrivateCertificateAuthority, tls_trust
 from components.core_pipeline import CorePipeline, CorePipelineArgs, postgres_client_image
-from components.fluxion_tenant import FluxionTenant, FluxionTenantArgs, tenant_cluster, tenant_shared
+from components.fluxion_tenant import FluxionTenant, FluxionTenantArgs, tenant_backup, tenant_cluster, tenant_shared
 from components.kubernetes import create_provider
 from components.nexus_database import NexusDatabase, NexusDatabaseArgs
 from components.order_platform import OrderPlatform, OrderPlatformArgs
@@ -99,7 +99,12 @@ order_platform = OrderPlatform(
 fluxion_tenants = {
     tenant.id: FluxionTenant(
         tenant.name,
-        FluxionTenantArgs(tenant, config.fluxion.defaults, delete_data_on_destroy=config.deleteDataOnDestroy),
+        FluxionTenantArgs(
+            tenant,
+            config.fluxion.defaults,
+            delete_data_on_destroy=config.deleteDataOnDestroy,
+            backup=tenant_backup(config.dataTier.backup),
+        ),
         opts=deploy,
     )
     for tenant in config.fluxion.tenants

@@ -10,25 +10,33 @@ What the component owns, and why it owns it rather than the chart:
   removing a tenant from the stack never deletes its data unless the tenant says `deleteData: true`
   (or the stack says `deleteDataOnDestroy: true`);
 - the API key (operator-supplied or generated) in a Secret handed to the chart by name, so the key is
-  never a chart value.
-A deprovisioned tenant keeps all of that; only the chart (Deployment, Service, Ingress) goes away.
+  never a chart value;
+- when the stack ships backups to a bucket (`TenantBackup`), a backup CronJob `<tenant>-backup` that archives the
+  claim (mounted read-only) and uploads it with the data tier's `backup-upload.sh` to
+  `<prefix>/fluxion/<id>/<stamp>.tar.gz` plus its manifest, a copy of the bucket's credentials Secret in the
+  tenant's namespace, and (with network policies) the egress its pods need (docs/backups.md "FluxionDB tenants").
+A deprovisioned tenant keeps all of that but the backup CronJob; only the chart (Deployment, Service, Ingress) goes
+away.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from platform_config.fluxion import FluxionDefaults, TenantConfig, TenantShared
+from platform_config.backups import ACCESS_KEY_ID_KEY, BUCKET_SECRET, SECRET_ACCESS_KEY_KEY, BucketConfig
+from platform_config.data_tier import BackupConfig
+from platform_config.fluxion import FluxionDefaults, TenantConfig, TenantShared, format_bytes, quantity_bytes
 from platform_config.kubernetes import KubernetesTarget
 
-from .helm import deploy_chart, local_chart
+from .helm import CHARTS_DIR, deploy_chart, local_chart
 from .kubernetes import create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting
-from .secrets import opaque_secret, password_or_generated, secret_checksum
+from .secrets import as_secret, opaque_secret, password_or_generated, secret_checksum
 from .storage import StorageGuard
 
 COMPONENT = "fluxiondb"
@@ -38,6 +46,199 @@ API_KEY_SECRET_KEY = "secret-key"
 TENANT_LABEL = "nexus-platform/fluxion-tenant"
 
 
+# --- Backups of the tenant's volume (issue 17) ---------------------------------------------------------------
+# The pod label the backup CLI and the alert rules select backup pods by (charts/nexus-database backup.yaml).
+BACKUP_OF_LABEL = "nexus.io/backup-of"
+# The scripts, from their one home (the data tier chart's files), in a ConfigMap of the tenant's namespace.
+BACKUP_SCRIPTS_DIR = CHARTS_DIR / "nexus-database" / "files"
+BACKUP_SCRIPTS = ("backup-volume.sh", "backup-upload.sh", "restore-fetch.sh", "restore-volume.sh")
+# rclone's image runs both containers: its busybox has tar and gzip but no zstd, so archives are .tar.gz.
+UPLOADER_IMAGE = "docker.io/rclone/rclone:1.60.1"
+BACKUP_COMPRESSION = "gzip"
+BACKUP_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
+# The FluxionDB image's user (charts/fluxiondb values podSecurityContext): the backup pod reads and the restore Job
+# writes the volume as that user.
+FLUXIONDB_UID = 10001
+DATA_MOUNT = "/data"
+
+
+@dataclass(frozen=True)
+class TenantBackup:
+    """What a tenant's backup CronJob needs from the platform: `dataTier.backup`'s schedule and retention and its
+    bucket (endpoint, bucket, prefix, region, SSE flag), and the bucket's keys as Pulumi secrets (None: not set yet;
+    the pods then wait for their Secret, as the data tier's do)."""
+
+    schedule: str
+    retention_days: int | None
+    bucket: BucketConfig
+    access_key_id: pulumi.Input[str] | None = None
+    secret_access_key: pulumi.Input[str] | None = None
+
+
+def tenant_backup(backup: BackupConfig) -> TenantBackup | None:
+    """The platform's backup settings as a tenant's, or None when tenants are not backed up: backups off, or no
+    bucket (dev). Bucket only: a backup volume in the tenant's namespace would need a second claim the tenant's
+    quota refuses, and would sit next to the data it protects."""
+    if not backup.enabled or backup.bucket is None:
+        return None
+    bucket = backup.bucket
+    keys = (bucket.accessKeyId, bucket.secretAccessKey)
+    return TenantBackup(
+        schedule=backup.schedule,
+        retention_days=backup.retentionDays,
+        bucket=bucket,
+        access_key_id=as_secret(keys[0].get_secret_value()) if keys[0] else None,
+        secret_access_key=as_secret(keys[1].get_secret_value()) if keys[1] else None,
+    )
+
+
+def backup_target(tenant: TenantConfig) -> str:
+    """Where a tenant's backups are in the bucket, under its prefix (`TARGET` of the scripts)."""
+    return f"fluxion/{tenant.id}"
+
+
+def backup_scripts() -> dict[str, str]:
+    return {name: (BACKUP_SCRIPTS_DIR / name).read_text() for name in BACKUP_SCRIPTS}
+
+
+def bucket_port(bucket: BucketConfig) -> int:
+    url = urlparse(bucket.endpoint)
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
+def backup_service_account(tenant: TenantConfig) -> str:
+    """The backup and restore pods' own ServiceAccount (no token, no RBAC: they never talk to the API)."""
+    return f"{tenant.name}-backup"
+
+
+def backup_pod_labels(tenant: TenantConfig) -> dict[str, str]:
+    return standard_labels(f"{COMPONENT}-backup", {BACKUP_OF_LABEL: tenant.name})
+
+
+def _remote_env(bucket: BucketConfig) -> list[dict[str, Any]]:
+    """rclone's remote BUCKET, as charts/nexus-database `nexus-database.backupRemotes` configures it: environment
+    only, the keys by secretKeyRef from the namespace's copy of the credentials Secret."""
+    remote = "RCLONE_CONFIG_BUCKET_"
+    env: list[dict[str, Any]] = [
+        {"name": f"{remote}TYPE", "value": "s3"},
+        {"name": f"{remote}PROVIDER", "value": "Other"},
+        {"name": f"{remote}ENDPOINT", "value": bucket.endpoint},
+        {"name": f"{remote}REGION", "value": bucket.region},
+        {"name": f"{remote}FORCE_PATH_STYLE", "value": "true"},
+    ]
+    if bucket.serverSideEncryption:
+        env.append({"name": f"{remote}SERVER_SIDE_ENCRYPTION", "value": "AES256"})
+    for name, key in (("ACCESS_KEY_ID", ACCESS_KEY_ID_KEY), ("SECRET_ACCESS_KEY", SECRET_ACCESS_KEY_KEY)):
+        env.append({"name": f"{remote}{name}", "valueFrom": {"secretKeyRef": {"name": BUCKET_SECRET, "key": key}}})
+    return [
+        *env,
+        {"name": "BUCKET_PATH", "value": f"{bucket.bucket}/{bucket.prefix}"},
+        {"name": "REMOTES", "value": "BUCKET"},
+        {"name": "RCLONE_CONFIG", "value": "/tmp/rclone.conf"},
+    ]
+
+
+def _container(name: str, script: str, env: list[dict[str, Any]], mounts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": UPLOADER_IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["sh", f"/scripts/{script}"],
+        "env": [*env, {"name": "HOME", "value": "/tmp"}],
+        "resources": BACKUP_RESOURCES,
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": mounts,
+    }
+
+
+def backup_cronjob_spec(tenant: TenantConfig, backup: TenantBackup) -> dict[str, Any]:
+    """The backup CronJob's spec: `backup` (init container: backup-volume.sh archives the claim, mounted read-only,
+    onto a scratch volume) then `upload` (backup-upload.sh: object, then its manifest with size and sha256, then
+    retention), both in rclone's image. The pod runs on the tenant pod's node (required pod affinity): the claim is
+    ReadWriteOnce, which lets pods of one node share it."""
+    common = [
+        {"name": "TARGET", "value": backup_target(tenant)},
+        {"name": "RETENTION_DAYS", "value": str(backup.retention_days or "")},
+    ]
+    scratch = [
+        {"name": "backups", "mountPath": "/backups"},
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
+    ]
+    archive = _container(
+        "backup",
+        "backup-volume.sh",
+        [*common, {"name": "SOURCE_DIR", "value": DATA_MOUNT}, {"name": "COMPRESSION", "value": BACKUP_COMPRESSION}],
+        [{"name": "data", "mountPath": DATA_MOUNT, "readOnly": True}, *scratch],
+    )
+    upload = _container("upload", "backup-upload.sh", [*common, *_remote_env(backup.bucket)], scratch)
+    tenant_pod = {"matchLabels": {TENANT_LABEL: tenant.id, "app.kubernetes.io/instance": tenant.name}}
+    pod = {
+        "serviceAccountName": backup_service_account(tenant),
+        "restartPolicy": "Never",
+        "enableServiceLinks": False,
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsUser": FLUXIONDB_UID,
+            "runAsGroup": FLUXIONDB_UID,
+            "fsGroup": FLUXIONDB_UID,
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "affinity": {
+            "podAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": tenant_pod, "topologyKey": "kubernetes.io/hostname"}
+                ]
+            }
+        },
+        "initContainers": [archive],
+        "containers": [upload],
+        "volumes": [
+            {"name": "data", "persistentVolumeClaim": {"claimName": claim_name(tenant), "readOnly": True}},
+            # The archive: at most the volume's size; on the node's disk, gone with the pod.
+            {"name": "backups", "emptyDir": {"sizeLimit": tenant.effective_storage}},
+            {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+            {"name": "scripts", "configMap": {"name": f"{tenant.name}-backup-scripts", "defaultMode": 0o555}},
+        ],
+    }
+    return {
+        "schedule": backup.schedule,
+        "timeZone": "Etc/UTC",
+        "concurrencyPolicy": "Forbid",
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 3,
+        "jobTemplate": {
+            "spec": {
+                "backoffLimit": 2,
+                "activeDeadlineSeconds": 21600,
+                "template": {"metadata": {"labels": backup_pod_labels(tenant)}, "spec": pod},
+            }
+        },
+    }
+
+
+def backup_egress(tenant: TenantConfig, bucket: BucketConfig) -> dict[str, Any]:
+    """The NetworkPolicy spec letting the backup and restore pods past the namespace's default-deny: DNS, and the
+    bucket's port (to any address: a policy cannot name a host, so the port is the narrowest rule)."""
+    return {
+        "podSelector": {"matchLabels": {BACKUP_OF_LABEL: tenant.name}},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+            {
+                "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"namespaceSelector": {}}],
+                "ports": [{"protocol": "TCP", "port": bucket_port(bucket)}],
+            },
+        ],
+    }
+
+
 @dataclass(frozen=True)
 class FluxionTenantArgs:
     tenant: TenantConfig
@@ -45,6 +246,8 @@ class FluxionTenantArgs:
     delete_data_on_destroy: bool = False
     # A tenant stack's API key (its secret config `fluxion-tenant:apiKey`), instead of `tenant.apiKey`.
     api_key: pulumi.Input[str] | None = None
+    # Backups of the tenant's volume (`tenant_backup`); None: not backed up.
+    backup: TenantBackup | None = None
 
 
 def tenant_shared(config: Any, platform_stack: str) -> dict[str, Any]:
@@ -96,14 +299,28 @@ def container_resources(tenant: TenantConfig) -> dict[str, dict[str, str]]:
     }
 
 
-def quota_hard(tenant: TenantConfig) -> dict[str, str]:
-    """The namespace can hold exactly one tenant-sized pod and one tenant-sized volume, and no external ports."""
+def _plus(quantity: str, extra: str | None) -> str:
+    if extra is None:
+        return quantity
+    if quantity.endswith("m") and extra.endswith("m"):
+        return f"{int(quantity[:-1]) + int(extra[:-1])}m"
+    return format_bytes(quantity_bytes(quantity) + quantity_bytes(extra))
+
+
+def quota_hard(tenant: TenantConfig, backed_up: bool = False) -> dict[str, str]:
+    """The namespace can hold exactly one tenant-sized pod and one tenant-sized volume, and no external ports;
+    plus, when the tenant is backed up, one backup pod (its containers run one after the other)."""
     resources = container_resources(tenant)
+
+    def room(kind: str, resource: str) -> str:
+        extra = BACKUP_RESOURCES[kind][resource] if backed_up else None
+        return _plus(resources[kind][resource], extra)
+
     return {
-        "requests.cpu": resources["requests"]["cpu"],
-        "requests.memory": resources["requests"]["memory"],
-        "limits.cpu": resources["limits"]["cpu"],
-        "limits.memory": resources["limits"]["memory"],
+        "requests.cpu": room("requests", "cpu"),
+        "requests.memory": room("requests", "memory"),
+        "limits.cpu": room("limits", "cpu"),
+        "limits.memory": room("limits", "memory"),
         "requests.storage": tenant.effective_storage,
         "persistentvolumeclaims": "1",
         "services.loadbalancers": "0",
@@ -197,6 +414,7 @@ class FluxionTenant(Exporting, pulumi.ComponentResource):
         super().__init__("nexus:fluxion:FluxionTenant", name, None, opts)
         child_opts = pulumi.ResourceOptions(parent=self)
         tenant, defaults = args.tenant, args.defaults
+        backup = args.backup if tenant.active else None
         keep = keeps_data(tenant, args.delete_data_on_destroy)
         labels = standard_labels(COMPONENT, {TENANT_LABEL: tenant.id})
 
@@ -218,7 +436,7 @@ class FluxionTenant(Exporting, pulumi.ComponentResource):
         quota = k8s.core.v1.ResourceQuota(
             f"{name}-quota",
             metadata=metadata(f"{tenant.name}-quota"),
-            spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=quota_hard(tenant)),
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=quota_hard(tenant, backed_up=backup is not None)),
             opts=child_opts,
         )
         limits = k8s.core.v1.LimitRange(
@@ -281,6 +499,8 @@ class FluxionTenant(Exporting, pulumi.ComponentResource):
             # Resolves once the chart's Service exists, so consumers that wait on it wait on the chart.
             self.host = chart.resources.apply(lambda _: host)
             self.url = self.host.apply(lambda h: f"ws://{h}:{FLUXIONDB_PORT}")
+        if backup is not None:
+            self._backups(name, tenant, defaults, backup, in_namespace, metadata, claim, child_opts)
         self.claim_name = claim.metadata.name
         self.state = "active" if tenant.active else "deprovisioned"
         self.release_name = tenant.name
@@ -293,3 +513,48 @@ class FluxionTenant(Exporting, pulumi.ComponentResource):
         self.api_key_secret_name = secret_name(tenant)
         self.api_key_secret_key = API_KEY_SECRET_KEY
         self.register_outputs(self.outputs())
+
+    def _backups(self, name, tenant, defaults, backup, in_namespace, metadata, claim, child_opts) -> None:
+        """The backup CronJob, its scripts, the namespace's copy of the bucket's credentials, and its egress."""
+        scripts = k8s.core.v1.ConfigMap(
+            f"{name}-backup-scripts",
+            metadata=metadata(f"{tenant.name}-backup-scripts"),
+            data=backup_scripts(),
+            opts=child_opts,
+        )
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-backup-account",
+            metadata=metadata(backup_service_account(tenant)),
+            automount_service_account_token=False,
+            opts=child_opts,
+        )
+        reads = [scripts, claim, account]
+        if backup.access_key_id is not None and backup.secret_access_key is not None:
+            reads.append(
+                opaque_secret(
+                    f"{name}-{BUCKET_SECRET}",
+                    name=BUCKET_SECRET,
+                    namespace=in_namespace,
+                    labels=backup_pod_labels(tenant),
+                    data={ACCESS_KEY_ID_KEY: backup.access_key_id, SECRET_ACCESS_KEY_KEY: backup.secret_access_key},
+                    opts=child_opts,
+                )
+            )
+        else:
+            pulumi.log.warn(
+                f"tenant {tenant.id}: the backup bucket {backup.bucket.bucket} has no credentials, so its backup pods "
+                f"wait for Secret {BUCKET_SECRET}: set dataTier.backup.bucket.accessKeyId and .secretAccessKey"
+            )
+        if defaults.networkPolicy:
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-backup-egress",
+                metadata=metadata(f"{tenant.name}-backup-egress"),
+                spec=backup_egress(tenant, backup.bucket),
+                opts=child_opts,
+            )
+        k8s.batch.v1.CronJob(
+            f"{name}-backup",
+            metadata=metadata(f"{tenant.name}-backup"),
+            spec=backup_cronjob_spec(tenant, backup),
+            opts=pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(depends_on=reads)),
+        )

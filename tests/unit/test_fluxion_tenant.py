@@ -133,7 +133,11 @@ def test_the_limit_range_caps_containers_and_claims_at_the_plan(dev_stack):
 
 
 def test_prod_puts_a_default_deny_network_policy_in_every_tenant_namespace(prod_stack):
-    policies = {r.inputs["metadata"]["namespace"]: r.inputs for r in prod_stack.of_type(NETWORK_POLICY)}
+    policies = {
+        r.inputs["metadata"]["namespace"]: r.inputs
+        for r in prod_stack.of_type(NETWORK_POLICY)
+        if r.name.endswith("-default-deny")
+    }
     for namespace in ("fluxiondb-example-basic", PREMIUM):
         assert policies[namespace]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 

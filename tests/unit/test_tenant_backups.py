@@ -1,0 +1,127 @@
+"""A FluxionDB tenant is backed up when its platform stack ships backups to a bucket: a CronJob in the tenant's
+namespace archives the tenant's claim, mounted read-only, and uploads it with the data tier's scripts under
+`<prefix>/fluxion/<id>/`; its credentials reach the pods only by secretKeyRef from a Secret of the tenant's namespace
+whose data is a Pulumi secret, its pods may reach the bucket through the namespace's default-deny, and the quota has
+room for them. A stack without a bucket (dev) or a deprovisioned tenant has no backup CronJob."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+
+from components.fluxion_tenant import BACKUP_SCRIPTS, backup_scripts, quota_hard
+from platform_config.backups import BUCKET_SECRET
+from platform_config.fluxion import TenantConfig
+from tooling.stacks import StackRun, run_stack, stack_config, with_example_tenants
+
+pytestmark = pytest.mark.unit
+
+CRONJOB = "kubernetes:batch/v1:CronJob"
+SECRET = "kubernetes:core/v1:Secret"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+PREMIUM = "fluxiondb-example-premium"
+KEYS = {"accessKeyId": "AKIDTENANTEXAMPLE", "secretAccessKey": "tenant-example-secret-key"}
+
+
+@functools.cache
+def prod_with_keys() -> StackRun:
+    return run_stack("prod", with_example_tenants("prod", {"dataTier": {"backup": {"bucket": KEYS}}}))
+
+
+@functools.cache
+def dev_run() -> StackRun:
+    return run_stack("dev", with_example_tenants("dev"))
+
+
+def tenant_cronjob(run: StackRun, tenant: str = PREMIUM) -> dict:
+    return run.named(f"{tenant}-backup").inputs
+
+
+def pod(run: StackRun) -> dict:
+    return tenant_cronjob(run)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def containers(run: StackRun) -> dict[str, dict]:
+    spec = pod(run)
+    return {c["name"]: c for c in [*spec["initContainers"], *spec["containers"]]}
+
+
+def test_a_tenant_of_a_stack_with_a_bucket_gets_a_backup_cronjob_on_the_stacks_schedule():
+    cronjob = tenant_cronjob(prod_with_keys())
+    assert cronjob["metadata"]["namespace"] == PREMIUM
+    assert cronjob["spec"]["schedule"] == stack_config("prod")["dataTier"]["backup"]["schedule"]
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+
+
+def test_the_backup_pod_is_labelled_and_named_as_the_backup_cli_expects():
+    spec = tenant_cronjob(prod_with_keys())["spec"]["jobTemplate"]["spec"]["template"]
+    assert spec["metadata"]["labels"]["nexus.io/backup-of"] == PREMIUM
+    assert [c["name"] for c in spec["spec"]["initContainers"]] == ["backup"]
+    assert [c["name"] for c in spec["spec"]["containers"]] == ["upload"]
+
+
+def test_the_backup_pod_mounts_the_tenants_claim_read_only():
+    volumes = {v["name"]: v for v in pod(prod_with_keys())["volumes"]}
+    assert volumes["data"]["persistentVolumeClaim"] == {"claimName": f"{PREMIUM}-data", "readOnly": True}
+    mounts = {m["name"]: m for m in containers(prod_with_keys())["backup"]["volumeMounts"]}
+    assert mounts["data"]["readOnly"] is True
+    assert "data" not in {m["name"] for m in containers(prod_with_keys())["upload"]["volumeMounts"]}
+
+
+def test_the_backup_pod_reads_the_bucket_keys_only_by_secret_key_ref():
+    for container in containers(prod_with_keys()).values():
+        for env in container["env"]:
+            if "KEY" in env["name"]:
+                assert set(env) == {"name", "valueFrom"}, env["name"]
+                assert env["valueFrom"]["secretKeyRef"]["name"] == BUCKET_SECRET
+    assert KEYS["secretAccessKey"] not in json.dumps(tenant_cronjob(prod_with_keys()))
+
+
+def test_the_backups_go_under_the_prefix_to_fluxion_and_the_tenant_id():
+    env = {e["name"]: e.get("value") for e in containers(prod_with_keys())["upload"]["env"]}
+    assert env["TARGET"] == "fluxion/example-premium"
+    assert env["BUCKET_PATH"] == "nexus-prod-backups/nexus/prod"
+    assert env["RCLONE_CONFIG_BUCKET_SERVER_SIDE_ENCRYPTION"] == "AES256"
+    assert env["RETENTION_DAYS"] == "30"
+
+
+def test_the_tenant_namespace_gets_a_copy_of_the_bucket_credentials_whose_data_is_secret():
+    secret = next(
+        r
+        for r in prod_with_keys().of_type(SECRET)
+        if r.inputs["metadata"]["name"] == BUCKET_SECRET and r.inputs["metadata"]["namespace"] == PREMIUM
+    )
+    assert secret.inputs["stringData"]["secret-access-key"] == KEYS["secretAccessKey"]
+    assert secret.is_secret_input("stringData.secret-access-key")
+    assert secret.is_secret_input("stringData.access-key-id")
+
+
+def test_the_scripts_configmap_holds_the_data_tiers_own_backup_scripts():
+    scripts = prod_with_keys().named(f"{PREMIUM}-backup-scripts").inputs["data"]
+    assert set(scripts) == set(BACKUP_SCRIPTS)
+    assert scripts == backup_scripts()
+
+
+def test_a_strict_stack_lets_the_backup_pods_reach_dns_and_the_buckets_port_only():
+    policy = prod_with_keys().named(f"{PREMIUM}-backup-egress").inputs["spec"]
+    assert policy["podSelector"] == {"matchLabels": {"nexus.io/backup-of": PREMIUM}}
+    assert policy["policyTypes"] == ["Egress"]
+    assert [p["port"] for p in policy["egress"][1]["ports"]] == [443]
+
+
+def test_the_quota_has_room_for_the_tenant_pod_and_one_backup_pod():
+    hard = prod_with_keys().named(f"{PREMIUM}-quota").inputs["spec"]["hard"]
+    assert hard == quota_hard(TenantConfig(id="example-premium", ram="8Gi"), backed_up=True)
+    assert hard["requests.memory"] == "8256Mi" and hard["limits.cpu"] == "4500m"
+
+
+def test_a_stack_without_a_bucket_has_no_tenant_backup_cronjob():
+    assert not [r for r in dev_run().of_type(CRONJOB) if r.name.startswith("fluxiondb-")]
+
+
+def test_a_deprovisioned_tenant_has_no_backup_cronjob():
+    tenants = [{"id": "example-basic", "ram": "1Gi", "deprovisioned": True}]
+    run = run_stack("prod", {"dataTier": {"backup": {"bucket": KEYS}}, "fluxion": {"tenants": tenants}})
+    assert not [r for r in run.of_type(CRONJOB) if r.name.startswith("fluxiondb-")]
