@@ -1,0 +1,153 @@
+"""Backups of FluxionDB tenants (docs/backups.md "FluxionDB tenants"): list a tenant's complete backups in the bucket
+and restore one onto the tenant's own volume. A function-level API, for `python -m backups list|restore
+fluxion/<tenant>` to call (backups/cli.py wires it).
+
+A tenant's backup CronJob is `fluxiondb-<id>-backup` in the namespace `fluxiondb-<id>` (components/fluxion_tenant.py):
+`backup` (files/backup-volume.sh) archives the claim, `upload` (files/backup-upload.sh) ships it to
+`<prefix>/fluxion/<id>/<stamp>.tar.gz` and its manifest. The restore Job is that pod turned around, as backups/jobs.py
+turns the databases' around: `fetch` (the upload container running files/restore-fetch.sh: download, sha256 against
+the manifest) then `restore` (the backup container running files/restore-volume.sh on the claim, now writable), while
+the tenant's Deployment is at 0 pods, so nothing writes the volume meanwhile.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from platform_config.backups import ACCESS_KEY_ID_KEY, BUCKET_SECRET, SECRET_ACCESS_KEY_KEY, BucketConfig
+from platform_config.fluxion import tenant_resource_name
+
+from .kube import Kube
+from .store import Backup, Bucket, list_backups, pick
+
+PREFIX = "fluxion/"
+# What restore-volume.sh and restore-fetch.sh say on every way out that left the volume as it was.
+UNCHANGED = "left unchanged"
+DATA_MOUNT = "/data"
+
+
+def tenant_of(component: str) -> str | None:
+    """`fluxion/<id>` -> `<id>`; None for a data tier component."""
+    return component.removeprefix(PREFIX) if component.startswith(PREFIX) and len(component) > len(PREFIX) else None
+
+
+def namespace(tenant_id: str) -> str:
+    return tenant_resource_name(tenant_id)
+
+
+def tenant_bucket(kube: Kube, config: BucketConfig) -> Bucket:
+    """The platform's bucket, with the keys of the tenant namespace's copy of its credentials Secret."""
+    return Bucket(
+        config.endpoint,
+        config.bucket,
+        config.prefix,
+        config.region,
+        kube.secret_value(BUCKET_SECRET, ACCESS_KEY_ID_KEY),
+        kube.secret_value(BUCKET_SECRET, SECRET_ACCESS_KEY_KEY),
+    )
+
+
+def list_tenant_backups(bucket: Bucket, tenant_id: str) -> list[Backup]:
+    """The tenant's complete backups (object and matching manifest), oldest first."""
+    return list_backups(bucket, f"{PREFIX}{tenant_id}")
+
+
+def _containers(cronjob: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return {c["name"]: c for c in [*pod.get("initContainers", []), *pod.get("containers", [])]}
+
+
+def _env(container: dict[str, Any], values: dict[str, str]) -> None:
+    env = [e for e in container.get("env", []) if e["name"] not in values]
+    container["env"] = env + [{"name": k, "value": v} for k, v in values.items()]
+
+
+def restore_job(cronjob: dict[str, Any], name: str, *, tenant_id: str, backup_object: str, force: bool) -> dict:
+    """The Job restoring `backup_object` from the bucket onto the tenant's claim (read-write this time)."""
+    containers = _containers(cronjob)
+    if "backup" not in containers or "upload" not in containers:
+        raise ValueError(f"{cronjob['metadata']['name']} is not a FluxionDB tenant backup CronJob")
+    spec = copy.deepcopy(cronjob["spec"]["jobTemplate"]["spec"])
+    spec["backoffLimit"] = 0  # a restore that failed is looked at, not retried
+    pod = spec["template"]["spec"]
+    pod.pop("affinity", None)  # the tenant's pod is stopped: nothing to share a node with
+    labels = spec["template"].setdefault("metadata", {}).setdefault("labels", {})
+    labels["app.kubernetes.io/component"] = "fluxiondb-restore"
+    labels["nexus.io/restore-of"] = namespace(tenant_id)
+    restore_file = f"/backups/{PREFIX}{tenant_id}/.restore/{backup_object}"
+    fetch = copy.deepcopy(containers["upload"])
+    fetch["name"] = "fetch"
+    fetch["command"] = ["sh", "/scripts/restore-fetch.sh"]
+    _env(fetch, {"SOURCE": "BUCKET", "BACKUP_OBJECT": backup_object, "RESTORE_FILE": restore_file})
+    restore = copy.deepcopy(containers["backup"])
+    restore["name"] = "restore"
+    restore["command"] = ["sh", "/scripts/restore-volume.sh"]
+    _env(restore, {"RESTORE_FILE": restore_file, "DATA_DIR": DATA_MOUNT, "FORCE": "yes" if force else "no"})
+    for mount in restore["volumeMounts"]:
+        if mount["name"] == "data":
+            mount.pop("readOnly", None)
+    for volume in pod["volumes"]:
+        if volume["name"] == "data":
+            volume["persistentVolumeClaim"].pop("readOnly", None)
+    pod["initContainers"], pod["containers"] = [fetch], [restore]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": cronjob["metadata"]["namespace"], "labels": dict(labels)},
+        "spec": spec,
+    }
+
+
+def restore_tenant(
+    kube: Kube,
+    bucket: Bucket,
+    tenant_id: str,
+    *,
+    backup_date: str | None,
+    force: bool,
+    yes: bool,
+    confirm: Callable[[str], bool],
+    out: TextIO,
+    timeout: float = 3600,
+) -> int:
+    """Restore the newest complete backup of `backup_date` (YYYY-MM-DD; None: the newest): prints the plan, asks,
+    scales the tenant's Deployment to 0, runs the restore Job, scales it back. 0 restored, 1 failed, 2 not asked for."""
+    release = namespace(tenant_id)
+    backup = pick(list_tenant_backups(bucket, tenant_id), backup_date)
+    deployment = kube.get("deployment", release)
+    replicas = int(deployment["spec"].get("replicas", 1))
+    selector = ",".join(f"{k}={v}" for k, v in sorted(deployment["spec"]["selector"]["matchLabels"].items()))
+    for line in [
+        f"restore FluxionDB tenant {tenant_id}, namespace {release}",
+        f"  from:     {backup.object} ({backup.size} bytes, sha256 {backup.sha256[:12]}, bucket {bucket.bucket})",
+        f"  into:     its volume (claim {release}-data)",
+        "  target:   " + ("REPLACED (--force)" if force else "must hold no data (else refused)"),
+        f"  downtime: deployment {release} scaled {replicas} -> 0, restored, scaled back to {replicas}",
+    ]:
+        print(line, file=out)
+    if not yes and not confirm("proceed? [y/N] "):
+        print("not restored", file=out)
+        return 2
+    cronjob = kube.get("cronjob", f"{release}-backup")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d%H%M%S")
+    name = f"{release}-restore-{stamp}"[:63]
+    job = restore_job(cronjob, name, tenant_id=tenant_id, backup_object=backup.object, force=force)
+    kube.scale("deployment", release, 0)
+    kube.wait_no_pods(selector, timeout)
+    kube.create(job)
+    ok = kube.wait_job(name, timeout)
+    logs = "".join(kube.logs(name, container) for container in ("fetch", "restore"))
+    out.write(logs)
+    if not ok and UNCHANGED not in logs:
+        print(
+            f"restore FAILED (kubectl logs job/{name} -n {release}): deployment {release} stays at 0 pods; once "
+            f"resolved, `kubectl scale deployment/{release} -n {release} --replicas={replicas}` starts it",
+            file=out,
+        )
+        return 1
+    kube.scale("deployment", release, replicas)
+    print("restored" if ok else f"not restored, {release} started again on its data as it was", file=out)
+    return 0 if ok else 1
