@@ -17,15 +17,19 @@
 # with everything present ~1 s.
 #
 # Usage: bash scripts/toolchain.sh [--force]     (--force rebuilds everything it builds)
+#        bash scripts/toolchain.sh helmfile   only helmfile v$HELMFILE_VERSION into .tools/bin, for the
+#                                             benchmark (bench/comparison.py); `make toolchain` never builds it
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 FORCE=0
+ONLY=""
 for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
+    helmfile) ONLY=helmfile ;;
     -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "toolchain.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
@@ -130,6 +134,31 @@ src_hash() { (cd "$1" && cat go.mod go.sum ./*.go 2>/dev/null | sha256sum | cut 
 
 stamp_ok() { [ "$FORCE" = 0 ] && [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
 stamp_set() { printf '%s\n' "$2" >"$STAMPS/$1"; }
+
+# helmfile, on demand only (`bash scripts/toolchain.sh helmfile`; the benchmark calls it): built from
+# github.com/helmfile/helmfile at HELMFILE_VERSION through the wrapper module toolchain/helmfile, whose
+# go.mod repeats helmfile's versioned k8s.io replaces. It calls `helm` (ours, .tools/bin/helm).
+build_helmfile() {
+  local want="$HELMFILE_VERSION" hash
+  hash="$want-$(src_hash toolchain/helmfile)"
+  if stamp_ok helmfile "$hash" && [ -x "$BIN/helmfile" ]; then
+    note "using $BIN/helmfile"
+    return
+  fi
+  need_go "helmfile"
+  [ "$(required_version toolchain/helmfile github.com/helmfile/helmfile)" = "v$want" ] ||
+    die "toolchain/helmfile/go.mod does not require github.com/helmfile/helmfile v$want (versions.env)"
+  run_long "go build helmfile" "$LOGS/helmfile.log" \
+    bash -c "cd toolchain/helmfile && go build -mod=readonly -trimpath \
+      -ldflags '-s -w -X go.szostok.io/version.version=v$want' -o '$BIN/helmfile' github.com/helmfile/helmfile"
+  "$BIN/helmfile" --version >/dev/null 2>&1 || die "the built helmfile does not run"
+  stamp_set helmfile "$hash"
+}
+if [ "$ONLY" = helmfile ]; then
+  say "helmfile v$HELMFILE_VERSION (on demand, for the benchmark)"
+  build_helmfile
+  exit 0
+fi
 
 # plugin_path KIND NAME VERSION HOME: where the engine looks for that plugin under HOME.
 plugin_path() { printf '%s/plugins/%s-%s-v%s/pulumi-%s-%s\n' "$4" "$1" "$2" "$3" "$1" "$2"; }
