@@ -151,3 +151,49 @@ def restore_tenant(
     kube.scale("deployment", release, replicas)
     print("restored" if ok else f"not restored, {release} started again on its data as it was", file=out)
     return 0 if ok else 1
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 2**20 else f"{n / 2**20:.1f} MiB"
+
+
+def cli_command(
+    args: Any,
+    bucket_config: BucketConfig | None,
+    kube_factory: Callable[[str], Kube],
+    *,
+    out: TextIO,
+    confirm: Callable[[str], bool],
+) -> int | None:
+    """`python -m backups list|restore fluxion/<id>` (backups/cli.py main calls this first): None when the command
+    names no tenant (the data tier's own commands then run), else its exit code. Errors are the CLI's to report
+    (LookupError, KubeError, StoreError)."""
+    targets = getattr(args, "components", None) or [getattr(args, "component", None) or ""]
+    tenant_ids = [tenant_of(t) for t in targets]
+    if args.command not in ("list", "restore") or not all(tenant_ids):
+        return None
+    if bucket_config is None:
+        raise LookupError(f"stack {args.stack} ships no backups to a bucket: its FluxionDB tenants are not backed up")
+    for tenant_id in tenant_ids:
+        assert tenant_id is not None
+        kube = kube_factory(namespace(tenant_id))
+        bucket = tenant_bucket(kube, bucket_config)
+        if args.command == "restore":
+            return restore_tenant(
+                kube,
+                bucket,
+                tenant_id,
+                backup_date=args.backup_date,
+                force=args.force,
+                yes=args.yes,
+                confirm=confirm,
+                out=out,
+                timeout=args.timeout,
+            )
+        backups = list_tenant_backups(bucket, tenant_id)
+        print(f"{PREFIX}{tenant_id} (bucket {bucket.bucket}/{bucket.prefix}): {len(backups)} backups", file=out)
+        for b in backups:
+            print(
+                f"  {b.created:%Y-%m-%d %H:%M:%S}Z  {_size(b.size):>10}  {b.object}  sha256 {b.sha256[:12]}", file=out
+            )
+    return 0

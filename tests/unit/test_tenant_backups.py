@@ -6,13 +6,18 @@ room for them. A stack without a bucket (dev) or a deprovisioned tenant has no b
 
 from __future__ import annotations
 
+import argparse
+import datetime
 import functools
+import io
 import json
 
 import pytest
 
+from backups import tenants
+from backups.store import Backup
 from components.fluxion_tenant import BACKUP_SCRIPTS, backup_scripts, quota_hard
-from platform_config.backups import BUCKET_SECRET
+from platform_config.backups import BUCKET_SECRET, BucketConfig
 from platform_config.fluxion import TenantConfig
 from tooling.stacks import StackRun, run_stack, stack_config, with_example_tenants
 
@@ -125,3 +130,91 @@ def test_a_deprovisioned_tenant_has_no_backup_cronjob():
     tenants = [{"id": "example-basic", "ram": "1Gi", "deprovisioned": True}]
     run = run_stack("prod", {"dataTier": {"backup": {"bucket": KEYS}}, "fluxion": {"tenants": tenants}})
     assert not [r for r in run.of_type(CRONJOB) if r.name.startswith("fluxiondb-")]
+
+
+# --- list and restore (backups/tenants.py) ----------------------------------------------------------------------
+
+
+class RecordingKube:
+    """A tenant namespace's Kubernetes API: the CronJob as the stack renders it, a Deployment of one pod; records
+    what the restore does, in order."""
+
+    def __init__(self, namespace: str, job_succeeds: bool = True) -> None:
+        self.namespace, self.calls, self.job_succeeds = namespace, [], job_succeeds
+        self.cronjob = {
+            "metadata": {"name": f"{PREMIUM}-backup", "namespace": PREMIUM},
+            "spec": tenant_cronjob(prod_with_keys())["spec"],
+        }
+
+    def get(self, kind, name):
+        if kind == "deployment":
+            return {"spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/instance": PREMIUM}}}}
+        return self.cronjob
+
+    def secret_value(self, name, key):
+        return f"{name}/{key}"
+
+    def scale(self, kind, name, replicas):
+        self.calls.append(("scale", kind, replicas))
+
+    def wait_no_pods(self, selector, timeout):
+        self.calls.append(("stopped", selector))
+
+    def create(self, obj):
+        self.calls.append(("create", obj))
+
+    def wait_job(self, name, timeout):
+        return self.job_succeeds
+
+    def logs(self, job, container):
+        return "" if self.job_succeeds else "restore: the volume holds data: nothing restored, the data left unchanged"
+
+
+BACKUP = Backup("fluxion/example-premium", "20261201T020000Z.tar.gz", 10, "ab" * 32, datetime.datetime(2026, 12, 1))
+
+
+def _restore(monkeypatch, kube, *, force=False):
+    monkeypatch.setattr(tenants, "list_tenant_backups", lambda bucket, tenant_id: [BACKUP])
+    args = argparse.Namespace(
+        command="restore",
+        stack="prod",
+        component="fluxion/example-premium",
+        backup_date="2026-12-01",
+        force=force,
+        yes=True,
+        timeout=5,
+    )
+    bucket = BucketConfig(endpoint="https://s3.example.com", bucket="tenant-backups")
+    return tenants.cli_command(args, bucket, lambda ns: kube, out=io.StringIO(), confirm=lambda _: False)
+
+
+def test_a_tenant_restore_stops_the_tenant_runs_the_restore_job_and_starts_it_again(monkeypatch):
+    kube = RecordingKube(PREMIUM)
+    assert _restore(monkeypatch, kube) == 0
+    steps = [c[0] for c in kube.calls]
+    assert steps == ["scale", "stopped", "create", "scale"]
+    assert kube.calls[0][2] == 0 and kube.calls[-1][2] == 1
+
+
+def test_the_tenant_restore_job_fetches_then_unpacks_onto_the_writable_claim(monkeypatch):
+    kube = RecordingKube(PREMIUM)
+    _restore(monkeypatch, kube, force=True)
+    job = next(c[1] for c in kube.calls if c[0] == "create")
+    pod = job["spec"]["template"]["spec"]
+    assert [c["command"] for c in pod["initContainers"]] == [["sh", "/scripts/restore-fetch.sh"]]
+    [restore] = pod["containers"]
+    assert restore["command"] == ["sh", "/scripts/restore-volume.sh"]
+    assert {e["name"]: e.get("value") for e in restore["env"]}["FORCE"] == "yes"
+    data = next(v for v in pod["volumes"] if v["name"] == "data")
+    assert data["persistentVolumeClaim"] == {"claimName": f"{PREMIUM}-data"}
+
+
+def test_a_refused_tenant_restore_starts_the_tenant_again_and_fails(monkeypatch):
+    kube = RecordingKube(PREMIUM, job_succeeds=False)
+    assert _restore(monkeypatch, kube) == 1
+    assert kube.calls[-1][:3] == ("scale", "deployment", 1)
+
+
+def test_a_data_tier_component_is_left_to_the_data_tiers_commands():
+    args = argparse.Namespace(command="list", stack="prod", components=["product-postgres"])
+    assert tenants.cli_command(args, None, lambda ns: None, out=io.StringIO(), confirm=lambda _: False) is None
