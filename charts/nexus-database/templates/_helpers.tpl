@@ -273,13 +273,20 @@ themselves (metrics.enabled). The env their start scripts pass to files/jmx-agen
 {{- end }}
 
 {{/*
-Pod-template annotations of one database's pods: the scripts ConfigMap's checksum (pods restart when a script
-changes, and only then), plus checksum/secret-<name> for its credentials Secret when secretChecksums names it.
-(dict "context" $ "component" ... "workload" <item>)
+Pod-template annotations of one database's pods: the checksum of the scripts the servers run (pods restart when one
+of those changes, and only then: files/backup-* and files/restore-* are run by backup and restore Jobs, which read
+the ConfigMap when they start, so adding or changing one restarts no database), plus checksum/secret-<name> for its
+credentials Secret when secretChecksums names it. (dict "context" $ "component" ... "workload" <item>)
 */}}
 {{- define "nexus-database.checksums" -}}
 {{- $root := .context }}
-{{- $scripts := include (print $root.Template.BasePath "/scripts-configmap.yaml") $root }}
+{{- $served := dict }}
+{{- range $path, $_ := $root.Files.Glob "files/*" }}
+{{- if not (or (hasPrefix "files/backup-" $path) (hasPrefix "files/restore-" $path)) }}
+{{- $_ := set $served (base $path) ($root.Files.Get $path) }}
+{{- end }}
+{{- end }}
+{{- $scripts := toYaml $served }}
 {{- $reads := compact (list .workload.secret) }}
 {{- if and (eq .workload.kind "kafka") (not $root.Values.kafka.sasl.enabled) }}
 {{- /* Brokers read their Secret only for SASL. */}}
