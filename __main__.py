@@ -4,12 +4,20 @@ import pulumi
 
 from components.certificates import PrivateCertificateAuthority, tls_trust
 from components.core_pipeline import CorePipeline, CorePipelineArgs, postgres_client_image
-from components.fluxion_tenant import FluxionTenant, FluxionTenantArgs, tenant_backup, tenant_cluster, tenant_shared
+from components.fluxion_tenant import (
+    FluxionTenant,
+    FluxionTenantArgs,
+    tenant_backup,
+    tenant_backup_credentials,
+    tenant_cluster,
+    tenant_shared,
+)
 from components.kubernetes import create_provider
 from components.nexus_database import NexusDatabase, NexusDatabaseArgs
 from components.order_platform import OrderPlatform, OrderPlatformArgs
 from components.postgres_cluster import PostgresCluster, PostgresClusterArgs
 from platform_config import read_stack_config
+from platform_config.fluxion import BACKUP_CREDENTIALS_OUTPUT
 from platform_config.operator_secrets import ELASTICSEARCH_PASSWORD_KEY, KEYCLOAK_CLIENT_SECRET_KEY
 from platform_config.rotation import CORE_PIPELINE_DATABASE
 
@@ -32,6 +40,7 @@ postgres = {
             rotation=config.credentialRotation,
             security=config.security,
             issuer=issuer,
+            backup=config.dataTier.backup,
         ),
         opts=deploy,
     )
@@ -121,3 +130,5 @@ pulumi.export("fluxion", {"tenants": {tid: tenant.outputs() for tid, tenant in f
 # Read by the tenant stacks (tenants/project) through their StackReference (issue 19).
 pulumi.export("fluxionTenantDefaults", tenant_shared(config, pulumi.get_stack()))
 pulumi.export("fluxionTenantCluster", tenant_cluster(config.kubernetes))
+if (backup_keys := tenant_backup_credentials(config.dataTier.backup)) is not None:
+    pulumi.export(BACKUP_CREDENTIALS_OUTPUT, backup_keys)

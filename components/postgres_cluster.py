@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from platform_config.data_tier import BackupConfig
 from platform_config.postgres import PostgresChartSource, PostgresClusterConfig
 from platform_config.rotation import postgres_cluster
 from platform_config.security import AuditLevel, SecurityConfig, TlsConfig
 
+from .backups import ClusterBackup, cluster_backup
 from .certificates import postgres_tls_env, server_certificate, service_dns_names, tls_secret_name
 from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart
@@ -81,10 +83,18 @@ class PostgresClusterArgs:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     # What the Certificate waits for (the stack's private CA issuer), when the program creates it.
     issuer: Sequence[pulumi.Resource] = ()
+    # dataTier.backup: the cluster's logical dumps go to the same buckets as the data tier's (components/backups.py).
+    backup: BackupConfig = field(default_factory=BackupConfig)
 
     @property
     def namespace(self) -> str:
         return self.config.namespace or DEFAULT_NAMESPACE
+
+
+def backup_component(name: str) -> str:
+    """The cluster's name among the backed-up components (`orders-postgres`): its CronJob `<component>-backup`, its
+    objects `<prefix>/<component>/` in the buckets, and the CLI's argument."""
+    return f"{name}-postgres"
 
 
 def service_names(fullname: str) -> tuple[str, str]:
@@ -463,6 +473,24 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
 
         writer_service, reader_service = service_names(f"{name}-postgresql")
         writer = service_host(writer_service, args.namespace)
+        cluster_backup(
+            name,
+            ClusterBackup(
+                component=backup_component(name),
+                host=writer,
+                database=config.database,
+                password_secret=secret_name,
+                password_key=ADMIN_PASSWORD_KEY,
+                image=f"{config.image.registry}/{config.image.repository}:{config.image.tag}",
+                uid=BITNAMI_UID,
+                ca_secret=ca_secret_name(name, args.security.tls),
+            ),
+            args.backup,
+            namespace=namespace.metadata.name,
+            labels=standard_labels("postgresql-backup"),
+            depends_on=[credentials, self.chart],
+            opts=child_opts,
+        )
         reader = service_host(reader_service, args.namespace) if config.is_replicated else writer
         # Hosts resolve only once the chart's Services exist: consumers that wait on them wait on the chart.
         self.writer_host = self.chart.resources.apply(lambda _: writer)
