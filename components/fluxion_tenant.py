@@ -30,7 +30,14 @@ import pulumi_kubernetes as k8s
 
 from platform_config.backups import ACCESS_KEY_ID_KEY, BUCKET_SECRET, SECRET_ACCESS_KEY_KEY, BucketConfig
 from platform_config.data_tier import BackupConfig
-from platform_config.fluxion import FluxionDefaults, TenantConfig, TenantShared, format_bytes, quantity_bytes
+from platform_config.fluxion import (
+    FluxionDefaults,
+    TenantBackupShared,
+    TenantConfig,
+    TenantShared,
+    format_bytes,
+    quantity_bytes,
+)
 from platform_config.kubernetes import KubernetesTarget
 
 from .helm import CHARTS_DIR, deploy_chart, local_chart
@@ -89,6 +96,43 @@ def tenant_backup(backup: BackupConfig) -> TenantBackup | None:
         bucket=bucket,
         access_key_id=as_secret(keys[0].get_secret_value()) if keys[0] else None,
         secret_access_key=as_secret(keys[1].get_secret_value()) if keys[1] else None,
+    )
+
+
+def shared_backup(backup: BackupConfig) -> TenantBackupShared | None:
+    """`fluxionTenantDefaults.backup`: `tenant_backup`'s settings as tenant stacks read them, the bucket's keys left
+    out (they are `tenant_backup_credentials`, a secret output)."""
+    if tenant_backup(backup) is None:
+        return None
+    assert backup.bucket is not None
+    bucket = backup.bucket.model_copy(update={"accessKeyId": None, "secretAccessKey": None})
+    return TenantBackupShared(schedule=backup.schedule, retentionDays=backup.retentionDays, bucket=bucket)
+
+
+def tenant_backup_credentials(backup: BackupConfig) -> pulumi.Output[dict[str, str]] | None:
+    """The platform's `fluxionTenantBackupCredentials` output: the bucket's keys, a Pulumi secret, for tenant
+    stacks to copy into their namespace; None when tenants are not backed up or the keys are not set yet."""
+    if tenant_backup(backup) is None or backup.bucket is None or not backup.bucket.has_credentials:
+        return None
+    keys = (backup.bucket.accessKeyId, backup.bucket.secretAccessKey)
+    assert keys[0] is not None and keys[1] is not None
+    return pulumi.Output.secret(
+        {"accessKeyId": keys[0].get_secret_value(), "secretAccessKey": keys[1].get_secret_value()}
+    )
+
+
+def backup_from_platform(
+    shared: TenantBackupShared | None, credentials: pulumi.Output[dict[str, str]] | None
+) -> TenantBackup | None:
+    """A tenant stack's TenantBackup, from the platform's `fluxionTenantDefaults.backup` and (secret) keys."""
+    if shared is None:
+        return None
+    return TenantBackup(
+        schedule=shared.schedule,
+        retention_days=shared.retentionDays,
+        bucket=shared.bucket,
+        access_key_id=as_secret(credentials.apply(lambda c: c["accessKeyId"])) if credentials else None,
+        secret_access_key=as_secret(credentials.apply(lambda c: c["secretAccessKey"])) if credentials else None,
     )
 
 
@@ -258,6 +302,7 @@ def tenant_shared(config: Any, platform_stack: str) -> dict[str, Any]:
         platformStack=platform_stack,
         deleteDataOnDestroy=config.deleteDataOnDestroy,
         defaults=config.fluxion.defaults,
+        backup=shared_backup(config.dataTier.backup),
     ).model_dump(mode="json")
 
 

@@ -30,6 +30,7 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
+from .backups import BucketConfig
 from .base import (
     PROJECT,
     ConfigError,
@@ -223,11 +224,30 @@ TENANT_PROJECT = "fluxion-tenant"
 # (secret, it may hold a kubeconfig) the cluster they deploy to.
 SHARED_OUTPUT = "fluxionTenantDefaults"
 CLUSTER_OUTPUT = "fluxionTenantCluster"
+# (Secret) the backup bucket's keys, {accessKeyId, secretAccessKey}: exported only when tenants are backed up and
+# the operator has set them (`dataTier.backup.bucket.accessKeyId` / `.secretAccessKey`).
+BACKUP_CREDENTIALS_OUTPUT = "fluxionTenantBackupCredentials"
 
 
 def tenant_stack_name(platform_stack: str, tenant_id: str) -> str:
     """`<env>-<tenant>`: the tenant stack of `tenant_id` next to platform stack `platform_stack` (e.g. dev)."""
     return f"{platform_stack}-{tenant_id}"
+
+
+class TenantBackupShared(StrictModel):
+    """`fluxionTenantDefaults.backup`: the schedule, retention and bucket of the platform's `dataTier.backup`, which
+    tenants' backups follow; the bucket without its keys (BACKUP_CREDENTIALS_OUTPUT, a secret, carries them)."""
+
+    schedule: str
+    retentionDays: int | None = None
+    bucket: BucketConfig
+
+    @field_validator("bucket")
+    @classmethod
+    def _no_keys(cls, bucket: BucketConfig) -> BucketConfig:
+        if bucket.has_credentials:
+            raise ValueError("the bucket's keys travel only in the secret output " + BACKUP_CREDENTIALS_OUTPUT)
+        return bucket
 
 
 class TenantShared(StrictModel):
@@ -237,6 +257,8 @@ class TenantShared(StrictModel):
     platformStack: str
     deleteDataOnDestroy: bool = False
     defaults: FluxionDefaults = Field(default_factory=FluxionDefaults)
+    # None: tenants are not backed up (backups off, or no bucket: dev).
+    backup: TenantBackupShared | None = None
 
 
 def load_tenant_stack_config(raw: dict) -> TenantStackConfig:

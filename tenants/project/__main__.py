@@ -13,9 +13,10 @@ import pulumi
 # Synchronous, as the SDK's own synchronous invokes wait: what the stack deploys depends on these values.
 from pulumi.runtime.sync_await import _sync_await
 
-from components.fluxion_tenant import FluxionTenant, FluxionTenantArgs
+from components.fluxion_tenant import FluxionTenant, FluxionTenantArgs, backup_from_platform
 from components.kubernetes import create_provider
 from platform_config.fluxion import (
+    BACKUP_CREDENTIALS_OUTPUT,
     CLUSTER_OUTPUT,
     SHARED_OUTPUT,
     TENANT_PROJECT,
@@ -59,6 +60,12 @@ def integral(value: object) -> object:
 shared = TenantShared.model_validate(integral(platform_output(SHARED_OUTPUT)))
 cluster = KubernetesTarget.model_validate(platform_output(CLUSTER_OUTPUT))
 provider = create_provider(shared.platformStack, cluster)
+# The bucket's keys, a secret output of the platform: wrapped as a secret again at once, so they stay one in this
+# stack's state; unset there, the tenant's backup pods wait for their Secret, as the data tier's do.
+backup_keys = None
+if shared.backup is not None:
+    keys = _sync_await(platform.get_output_details(BACKUP_CREDENTIALS_OUTPUT)).secret_value
+    backup_keys = pulumi.Output.secret(keys) if keys is not None else None
 
 fluxion_tenant = FluxionTenant(
     tenant.name,
@@ -67,6 +74,7 @@ fluxion_tenant = FluxionTenant(
         shared.defaults,
         delete_data_on_destroy=shared.deleteDataOnDestroy,
         api_key=config.get_secret("apiKey"),
+        backup=backup_from_platform(shared.backup, backup_keys),
     ),
     opts=pulumi.ResourceOptions(providers=[provider]),
 )

@@ -39,6 +39,7 @@ def test_every_password_bearing_output_is_marked_secret_in_the_schema() -> None:
         "dataTier.postgres.*.url",
         "dataTier.redis.url",
         "fluxion.tenants.*.apiKey",
+        "fluxionTenantBackupCredentials",
     }
 
 

@@ -17,6 +17,7 @@ from platform_config.fluxion import (
 )
 from tenants.engine import dead_local_lock_holder
 from tenants.migrate import tenant_urns
+from tests.unit.test_nexus_database import data_tier
 from tooling.stacks import STACKS, run_stack, stack_config
 
 pytestmark = pytest.mark.unit
@@ -101,3 +102,28 @@ def test_a_lock_held_by_a_running_process_or_another_host_is_waited_for():
     assert not dead_local_lock_holder(LOCKED.format(host="worker-1", pid=os.getpid()), hostname="worker-1")
     assert not dead_local_lock_holder(LOCKED.format(host="worker-2", pid=2**22 + 12345), hostname="worker-1")
     assert not dead_local_lock_holder("error: some other failure", hostname="worker-1")
+
+
+BUCKET_KEYS = {"accessKeyId": "AKIATENANTBACKUPS", "secretAccessKey": "tenant-backup-secret-key"}
+
+
+def test_staging_and_prod_tell_tenant_stacks_how_to_back_up_and_dev_says_not_at_all():
+    for stack in ("staging", "prod"):
+        shared = TenantShared.model_validate(run_stack(stack).outputs["fluxionTenantDefaults"])
+        assert shared.backup is not None, stack
+        backup = data_tier(stack).backup
+        assert (shared.backup.schedule, shared.backup.retentionDays) == (backup.schedule, backup.retentionDays)
+        assert backup.bucket is not None and shared.backup.bucket.bucket == backup.bucket.bucket, stack
+    assert run_stack("dev").outputs["fluxionTenantDefaults"]["backup"] is None
+
+
+def test_the_buckets_keys_reach_tenant_stacks_only_as_a_secret_output():
+    run = run_stack("prod", {"dataTier": {"backup": {"bucket": BUCKET_KEYS}}})
+    assert run.outputs["fluxionTenantBackupCredentials"] == BUCKET_KEYS
+    assert "fluxionTenantBackupCredentials" in run.secret_paths
+    shared = repr(run.outputs["fluxionTenantDefaults"])
+    assert BUCKET_KEYS["secretAccessKey"] not in shared and BUCKET_KEYS["accessKeyId"] not in shared
+
+
+def test_without_the_buckets_keys_the_platform_exports_no_credentials_for_tenants():
+    assert "fluxionTenantBackupCredentials" not in run_stack("prod").outputs
