@@ -134,7 +134,8 @@ class ProgramCopy:
         stack.write_config(config)
         self.pulumi("stack", "init", name, "--secrets-provider", "passphrase").check(f"pulumi stack init {name}")
         for key, value in {**OPERATOR_SECRETS, **(secrets or {})}.items():
-            stack.run("config", "set", "--secret", f"{PROJECT}:{key}", value).check(f"config set {key}")
+            path = ["--path"] if "." in key else []  # a nested key: dataTier.backup.bucket.secretAccessKey
+            stack.run("config", "set", "--secret", *path, f"{PROJECT}:{key}", value).check(f"config set {key}")
         return stack
 
 

@@ -15,15 +15,18 @@ import jsonschema
 import pytest
 import yaml
 
-from platform_config.fluxion import TenantConfig
+from platform_config.fluxion import TENANT_PROJECT, TenantConfig
 from tenants.engine import AutomationEngine, EngineError
-from tooling.engine import ProgramCopy, ScratchStack
+from tooling.engine import SECRET_SIGNATURE, ProgramCopy, ScratchStack
 from tooling.outputs_contract import load_schema
 
 pytestmark = pytest.mark.engine
 
 PLATFORM = "tenant-render"
 TENANT = TenantConfig(id="acme", ram="1Gi")
+BACKED_UP = "tenant-backed-up"
+BUCKET = {"endpoint": "https://s3.eu-central-1.example.com", "bucket": "nexus-tenant-backups"}
+BUCKET_KEYS = {"accessKeyId": "AKIAENGINETENANT", "secretAccessKey": "engine-tenant-backup-secret-key"}
 
 
 @dataclass
@@ -32,12 +35,17 @@ class Tenant:
     engine: AutomationEngine
     outputs: dict[str, Any]
 
-    def manifest(self, kind: str, name: str) -> dict[str, Any]:
+    def manifest(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
         for path in sorted(self.platform.rendered.rglob("*.yaml")):
             for document in yaml.safe_load_all(path.read_text()):
-                if document and document["kind"] == kind and document["metadata"]["name"] == name:
+                meta = (document or {}).get("metadata") or {}
+                if (
+                    document
+                    and (document["kind"], meta["name"]) == (kind, name)
+                    and namespace in (None, meta.get("namespace"))
+                ):
                     return document
-        raise AssertionError(f"no {kind} {name} rendered")
+        raise AssertionError(f"no {kind} {name} rendered" + (f" in {namespace}" if namespace else ""))
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +62,46 @@ def tenant(engine_program: ProgramCopy, tmp_path_factory: pytest.TempPathFactory
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def backed_up(engine_program: ProgramCopy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
+    """A tenant stack next to a platform stack that ships backups to a bucket, its keys set as Pulumi secrets."""
+    platform = engine_program.stack(
+        BACKED_UP,
+        "dev",
+        overrides={"fluxion": {"tenants": []}, "dataTier": {"backup": {"enabled": True, "bucket": BUCKET}}},
+        secrets={f"dataTier.backup.bucket.{key}": value for key, value in BUCKET_KEYS.items()},
+    )
+    platform.up().check("pulumi up of a platform stack with a backup bucket (render mode)")
+    saved = dict(os.environ)
+    os.environ.update(engine_program.env)
+    try:
+        engine = AutomationEngine(
+            BACKED_UP, f"organization/nexus-platform/{BACKED_UP}", Path(tmp_path_factory.mktemp("ws")), env={}
+        )
+        yield Tenant(platform, engine, engine.apply(TENANT, None, lambda _: None))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_a_tenant_stack_backs_up_its_volume_on_the_platforms_schedule_to_its_bucket(backed_up: Tenant) -> None:
+    cronjob = backed_up.manifest("CronJob", "fluxiondb-acme-backup")
+    assert cronjob["metadata"]["namespace"] == "fluxiondb-acme"
+    assert cronjob["spec"]["schedule"] == backed_up.platform.outputs()["fluxionTenantDefaults"]["backup"]["schedule"]
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    claims = [v["persistentVolumeClaim"] for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    assert claims == [{"claimName": "fluxiondb-acme-data", "readOnly": True}]
+    # The keys reach the backup pods only through the namespace's own copy of the bucket's credentials Secret.
+    backed_up.manifest("Secret", "backup-bucket-credentials", namespace="fluxiondb-acme")
+
+
+def test_the_bucket_keys_stay_secret_in_the_tenant_stacks_state(backed_up: Tenant, engine_program: ProgramCopy) -> None:
+    states = engine_program.root / "state" / ".pulumi" / "stacks" / TENANT_PROJECT
+    state = (states / f"{BACKED_UP}-acme.json").read_text()
+    assert BUCKET_KEYS["secretAccessKey"] not in state and BUCKET_KEYS["accessKeyId"] not in state
+    assert SECRET_SIGNATURE in state
 
 
 def test_the_tenant_stacks_outputs_keep_the_contract_of_a_platform_tenant(tenant: Tenant) -> None:
