@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from components.postgres_cluster import DEFAULT_NAMESPACE, backup_component
 from platform_config.backups import (
     ACCESS_KEY_ID_KEY,
     BUCKET_SECRET,
@@ -17,9 +18,10 @@ from platform_config.backups import (
     BucketConfig,
 )
 from platform_config.data_tier import DataTierConfig
+from platform_config.postgres import PostgresClusterConfig
 from tooling.stackfiles import stack_config
 
-from . import pitr
+from . import pitr, tenants
 from .jobs import JobError, backup_job, data_claim, restore_job, restores_offline, ships_to_bucket
 from .kube import Kube, KubeError
 from .store import Backup, Bucket, StoreError, list_backups, pick
@@ -43,6 +45,16 @@ def data_tier(stack: str) -> DataTierConfig:
             backup[key] = {k: v for k, v in backup[key].items() if k not in ("accessKeyId", "secretAccessKey")}
     raw["backup"] = backup
     return DataTierConfig.model_validate(raw)
+
+
+def component_namespaces(stack: str) -> dict[str, str]:
+    """Where each backed-up component that is not in the data namespace lives: the Bitnami clusters' backups
+    (`orders-postgres`, components/postgres_cluster.py) run in their cluster's namespace."""
+    clusters = stack_config(stack).get("postgresClusters") or {}
+    return {
+        backup_component(name): PostgresClusterConfig.model_validate(raw or {}).namespace or DEFAULT_NAMESPACE
+        for name, raw in clusters.items()
+    }
 
 
 @dataclass
@@ -357,6 +369,35 @@ def _ask(prompt: str) -> bool:
 COMMANDS = {"backup-now": cmd_backup_now, "list": cmd_list, "restore": cmd_restore}
 
 
+def _per_namespace(
+    args: argparse.Namespace,
+    tier: DataTierConfig,
+    kube_factory: Callable[[str], Any],
+    out: TextIO,
+    confirm: Callable[[str], bool],
+) -> int:
+    """Runs the command against the namespace of its component: the data namespace, or a Bitnami cluster's (its
+    bucket credentials Secret is a copy of the data tier's there). `backup-now --all` also backs up each cluster,
+    which has a backup CronJob only when the stack ships backups to a bucket (components/backups.py)."""
+    elsewhere = component_namespaces(args.stack)
+
+    def run(namespace: str, **changes: Any) -> int:
+        ctx = Context(args.stack, tier, kube_factory(namespace), out, confirm)
+        return COMMANDS[args.command](ctx, argparse.Namespace(**{**vars(args), **changes}))
+
+    if args.command == "backup-now" and args.all:
+        codes = [run(tier.namespace)]
+        if tier.backup.enabled and tier.backup.bucket is not None:
+            codes += [run(ns, all=False, component=c) for c, ns in sorted(elsewhere.items())]
+        return max(codes)
+    if args.command == "list":
+        by_namespace: dict[str, list[str]] = {}
+        for component in args.components:
+            by_namespace.setdefault(elsewhere.get(component, tier.namespace), []).append(component)
+        return max(run(ns, components=components) for ns, components in by_namespace.items())
+    return run(elsewhere.get(args.component or "", tier.namespace))
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -377,8 +418,10 @@ def main(
         tier = data_tier(args.stack)
         if getattr(args, "source", "") is None:
             args.source = "bucket" if tier.backup.bucket else "volume"
-        ctx = Context(args.stack, tier, kube_factory(tier.namespace), out, confirm)
-        return COMMANDS[args.command](ctx, args)
+        handled = tenants.cli_command(args, tier.backup.bucket, kube_factory, out=out, confirm=confirm)
+        if handled is not None:
+            return handled
+        return _per_namespace(args, tier, kube_factory, out, confirm)
     except ValueError as error:
         print(f"backups: {error}", file=sys.stderr)
         return EXIT_REFUSED

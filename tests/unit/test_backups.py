@@ -237,3 +237,38 @@ def test_make_down_destroys_nothing_when_the_final_backup_failed(tmp_path):
     result = _final_backup(tmp_path, "yes", exit_code=1)
     assert result.returncode == 1 and "destroyed" not in result.stdout
     assert "nothing destroyed" in result.stderr
+
+
+# --- where each component's backups run ---------------------------------------------------------------------
+
+
+def _recording_factory(clusters: list[FakeCluster]):
+    def factory(namespace: str) -> FakeCluster:
+        clusters.append(FakeCluster(namespace))
+        return clusters[-1]
+
+    return factory
+
+
+def test_the_orders_clusters_backup_runs_in_the_clusters_namespace():
+    assert cli.component_namespaces("prod") == {"orders-postgres": "postgres"}
+    clusters: list[FakeCluster] = []
+    argv = ["backup-now", "orders-postgres", "--stack", "prod"]
+    assert cli.main(argv, out=io.StringIO(), kube_factory=_recording_factory(clusters)) == cli.EXIT_OK
+    assert [(c.namespace, [j["metadata"]["ownerReferences"][0]["name"] for j in c.created]) for c in clusters] == [
+        ("postgres", ["orders-postgres-backup"])
+    ]
+
+
+def test_backup_now_all_in_a_stack_with_a_bucket_also_backs_up_the_orders_cluster():
+    clusters: list[FakeCluster] = []
+    argv = ["backup-now", "--all", "--stack", "prod"]
+    assert cli.main(argv, out=io.StringIO(), kube_factory=_recording_factory(clusters)) == cli.EXIT_OK
+    assert [c.namespace for c in clusters] == ["data", "postgres"]
+    assert [j["metadata"]["ownerReferences"][0]["name"] for j in clusters[1].created] == ["orders-postgres-backup"]
+
+
+def test_a_tenants_backups_are_looked_up_through_the_tenant_commands(capsys):
+    code = cli.main(["list", "fluxion/acme", "--stack", "dev"], kube_factory=NoCluster)
+    assert code == cli.EXIT_FAILED
+    assert "its FluxionDB tenants are not backed up" in capsys.readouterr().err
