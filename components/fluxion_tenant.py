@@ -40,6 +40,7 @@ from platform_config.fluxion import (
 )
 from platform_config.kubernetes import KubernetesTarget
 
+from .backups import remote_env
 from .helm import CHARTS_DIR, deploy_chart, local_chart
 from .kubernetes import create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting
@@ -160,23 +161,9 @@ def backup_pod_labels(tenant: TenantConfig) -> dict[str, str]:
 
 
 def _remote_env(bucket: BucketConfig) -> list[dict[str, Any]]:
-    """rclone's remote BUCKET, as charts/nexus-database `nexus-database.backupRemotes` configures it: environment
-    only, the keys by secretKeyRef from the namespace's copy of the credentials Secret."""
-    remote = "RCLONE_CONFIG_BUCKET_"
-    env: list[dict[str, Any]] = [
-        {"name": f"{remote}TYPE", "value": "s3"},
-        {"name": f"{remote}PROVIDER", "value": "Other"},
-        {"name": f"{remote}ENDPOINT", "value": bucket.endpoint},
-        {"name": f"{remote}REGION", "value": bucket.region},
-        {"name": f"{remote}FORCE_PATH_STYLE", "value": "true"},
-    ]
-    if bucket.serverSideEncryption:
-        env.append({"name": f"{remote}SERVER_SIDE_ENCRYPTION", "value": "AES256"})
-    for name, key in (("ACCESS_KEY_ID", ACCESS_KEY_ID_KEY), ("SECRET_ACCESS_KEY", SECRET_ACCESS_KEY_KEY)):
-        env.append({"name": f"{remote}{name}", "valueFrom": {"secretKeyRef": {"name": BUCKET_SECRET, "key": key}}})
+    """rclone's remote BUCKET (`remote_env`), the keys from the namespace's copy of the credentials Secret."""
     return [
-        *env,
-        {"name": "BUCKET_PATH", "value": f"{bucket.bucket}/{bucket.prefix}"},
+        *remote_env(bucket, "BUCKET", BUCKET_SECRET),
         {"name": "REMOTES", "value": "BUCKET"},
         {"name": "RCLONE_CONFIG", "value": "/tmp/rclone.conf"},
     ]
