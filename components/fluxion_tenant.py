@@ -465,17 +465,20 @@ class FluxionTenant(Exporting, pulumi.ComponentResource):
         def metadata(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=in_namespace, labels=labels)
 
+        # After the guard: a RAM change it refuses (a shrink) must not lower the ceilings first, which, updated in
+        # parallel, left the quota and limits at the refused size (seen as two pending updates afterwards).
+        guarded = pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(depends_on=[guard]))
         quota = k8s.core.v1.ResourceQuota(
             f"{name}-quota",
             metadata=metadata(f"{tenant.name}-quota"),
             spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=quota_hard(tenant, backed_up=backup is not None)),
-            opts=child_opts,
+            opts=guarded,
         )
         limits = k8s.core.v1.LimitRange(
             f"{name}-limits",
             metadata=metadata(f"{tenant.name}-limits"),
             spec=k8s.core.v1.LimitRangeSpecArgs(limits=limit_range_limits(tenant)),
-            opts=child_opts,
+            opts=guarded,
         )
         if defaults.networkPolicy:
             k8s.networking.v1.NetworkPolicy(
