@@ -115,7 +115,14 @@ def bucket_credentials(
 BACKUP_OF_LABEL = "nexus.io/backup-of"
 # The scripts' one home: the data tier chart's files, in a ConfigMap of the cluster's namespace (they hold no secret).
 BACKUP_SCRIPTS_DIR = CHARTS_DIR / "nexus-database" / "files"
-CLUSTER_BACKUP_SCRIPTS = ("backup-common.sh", "backup-postgres.sh", "backup-upload.sh", "restore-fetch.sh")
+CLUSTER_BACKUP_SCRIPTS = (
+    "backup-common.sh",
+    "backup-postgres.sh",
+    "backup-upload.sh",
+    # The restore Job the CLI builds from this CronJob (backups/jobs.py) runs these two.
+    "restore-fetch.sh",
+    "restore-postgres.sh",
+)
 UPLOADER_IMAGE = "docker.io/rclone/rclone:1.60.1"
 BACKUP_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
 _HARDENED = {

@@ -24,6 +24,9 @@ import pytest
 
 from backups.jobs import data_claim, restore_job
 from backups.store import Bucket, list_backups, rclone
+from components.backups import ClusterBackup, cluster_backup_cronjob_spec, cluster_backup_scripts
+from components.postgres_cluster import ADMIN_PASSWORD_KEY
+from platform_config.data_tier import BackupConfig
 from tests.dataplane.conftest import PLAINTEXT_VALUES, chart_namespace, rendered
 from tests.dataplane.test_backups import _checksum, _postgres_with_rows, _redis_digest, _redis_with_keys
 from tooling.dataplane import postgres, redis, s3
@@ -329,6 +332,62 @@ def test_a_forced_redis_restore_job_brings_back_the_snapshot_and_drops_the_write
         what="AOF switched back on after the restore",
         timeout=30,
     )
+
+
+# --- The Bitnami orders cluster's own backup CronJob (not the chart's): its pod, run against the data tier's server
+
+ORDERS = "orders-postgres"
+ORDERS_PRIMARY = "orders-postgresql-primary.postgres.svc.cluster.local"
+ORDERS_CREDENTIALS = "orders-postgresql-credentials"
+
+
+def _orders_backup_cronjob(cluster, store, bucket_name: str, database: str) -> None:
+    """The Bitnami orders cluster's backup CronJob and scripts ConfigMap (components/backups.py), pointed at the test's
+    bucket: the objects the platform creates in the cluster's namespace."""
+    config = BackupConfig.model_validate(
+        {
+            "enabled": True,
+            "retentionDays": 30,
+            "bucket": {"endpoint": store.endpoint, "bucket": bucket_name, "prefix": PREFIX, "region": s3.REGION},
+        }
+    )
+    target = ClusterBackup(
+        component=ORDERS,
+        host=ORDERS_PRIMARY,
+        database=database,
+        password_secret=ORDERS_CREDENTIALS,
+        password_key=ADMIN_PASSWORD_KEY,
+        image="registry-1.docker.io/bitnami/postgresql",
+        uid=1001,
+    )
+    meta = {"namespace": "postgres"}
+    cluster.objects += [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{ORDERS}-backup-scripts", **meta},
+         "data": cluster_backup_scripts()},
+        {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": f"{ORDERS}-backup", "uid": "u", **meta},
+         "spec": cluster_backup_cronjob_spec(target, config)},
+    ]  # fmt: skip
+
+
+def test_the_orders_clusters_backup_pod_ships_a_dump_the_cli_restores_after_the_table_is_lost(
+    data_tier, store, buckets
+):
+    primary, database = _postgres_with_rows(data_tier)
+    before = _checksum(primary, database)
+    # The data tier's server stands in for the Bitnami primary: its Service name, its admin password in the Secret.
+    data_tier.network.register(ORDERS_PRIMARY, primary.pod.address, replace=True)
+    data_tier.secrets.set(ORDERS_CREDENTIALS, ADMIN_PASSWORD_KEY, primary.env["POSTGRES_PASSWORD"])
+    _orders_backup_cronjob(data_tier, store, buckets["bucket"], database)
+
+    _, upload = _run_backup(data_tier, ORDERS)
+    assert upload.returncode == 0, f"backup-upload.sh failed:\n{upload.stdout}\n{upload.stderr}"
+    [backup] = list_backups(bucket(store, buckets["bucket"]), ORDERS)
+    assert backup.object.endswith(".dump") and backup.size > 0
+
+    postgres.psql(primary, "DROP TABLE products", database=database)
+    result = _restore(data_tier, ORDERS, backup.object, force=False)
+    assert result.returncode == 0, f"restore failed:\n{result.stdout}\n{result.stderr}"
+    assert _checksum(primary, database) == before
 
 
 # --- MongoDB: no server installs here (test_mongodb_scripts.py), so its tools are stand-ins that record
