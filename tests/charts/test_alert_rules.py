@@ -126,7 +126,9 @@ def without_annotations(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def promtool(*args: str | Path) -> subprocess.CompletedProcess:
     if not Path(PROMTOOL).exists():
         pytest.fail("promtool is missing: run scripts/dataplane-servers.sh install")
-    return subprocess.run([PROMTOOL, *map(str, args)], capture_output=True, text=True, timeout=120)
+    # A guard against a hung promtool, not a time limit: the data tier's suite evaluates up to a week of series
+    # minute by minute (certificate expiry, late backups), about 90 s of CPU here; a busy machine takes longer.
+    return subprocess.run([PROMTOOL, *map(str, args)], capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")
