@@ -25,8 +25,10 @@ from typing import Any
 
 import pytest
 
+from backups.store import Bucket
 from tests.policy.stack_objects import CHART, _chart_objects
 from tooling.dataplane import paths as dataplane_paths
+from tooling.dataplane import s3
 from tooling.dataplane.pods import Cluster, Network, Secrets
 from tooling.dataplane.processes import RunAs, Supervisor
 from tooling.stackfiles import deep_merge
@@ -143,3 +145,43 @@ def make_cluster(session_root: Path, supervisor: Supervisor, request: pytest.Fix
 
     with servers_stopped_after(supervisor):
         yield make
+
+
+# --- The S3-compatible store the backup tests ship to ------------------------------------------------------------
+
+ACCESS_KEY, SECRET_KEY = "backup-writer", "s3proxy-secret-key"
+BUCKETS = {"bucket": "nexus-backups", "offsite": "nexus-offsite"}
+PREFIX = "nexus/prod"
+
+
+@pytest.fixture(scope="session")
+def store(session_root, supervisor):
+    """One S3Proxy for every test that ships backups to a bucket (test_backups_bucket.py, test_tenant_backups.py)."""
+    root = session_root / "s3-backups"
+    root.mkdir()
+    supervisor.run_as and supervisor.run_as.own(root)
+    address = Network(root, 249).allocate()
+
+    def mkdir(path):
+        path.mkdir(parents=True, exist_ok=True)
+        supervisor.run_as and supervisor.run_as.own(path)
+        return path
+
+    server = s3.start_s3proxy(supervisor, root, address, access_key=ACCESS_KEY, secret_key=SECRET_KEY, mkdir=mkdir)
+    yield server
+    supervisor.stop(server.server)
+
+
+@pytest.fixture
+def buckets(store, request):
+    """Fresh, empty buckets for each test (named after it, so no test sees another's objects)."""
+    suffix = f"{abs(hash(request.node.nodeid)) % 10**8:08d}"
+    names = {key: f"{name}-{suffix}" for key, name in BUCKETS.items()}
+    for name in names.values():
+        status, body = store.request("PUT", f"/{name}")
+        assert status == 200, body
+    return names
+
+
+def bucket(store, name: str) -> Bucket:
+    return Bucket(store.endpoint, name, PREFIX, s3.REGION, ACCESS_KEY, SECRET_KEY)

@@ -27,51 +27,15 @@ from backups.store import Bucket, list_backups, rclone
 from components.backups import ClusterBackup, cluster_backup_cronjob_spec, cluster_backup_scripts
 from components.postgres_cluster import ADMIN_PASSWORD_KEY
 from platform_config.data_tier import BackupConfig
-from tests.dataplane.conftest import PLAINTEXT_VALUES, chart_namespace, rendered
+from tests.dataplane.conftest import ACCESS_KEY, PLAINTEXT_VALUES, PREFIX, SECRET_KEY, bucket, chart_namespace, rendered
 from tests.dataplane.test_backups import _checksum, _postgres_with_rows, _redis_digest, _redis_with_keys
 from tooling.dataplane import postgres, redis, s3
-from tooling.dataplane.pods import Network
 from tooling.dataplane.processes import ServerFailed, wait_for
 from tooling.stackfiles import deep_merge
 
 STACK = "prod"
 CHART = "nexus-database"
-ACCESS_KEY, SECRET_KEY = "backup-writer", "s3proxy-secret-key"
-BUCKETS = {"bucket": "nexus-backups", "offsite": "nexus-offsite"}
-PREFIX = "nexus/prod"
 DAY = 86400
-
-
-@pytest.fixture(scope="module")
-def store(session_root, supervisor):
-    root = session_root / "s3-backups"
-    root.mkdir()
-    supervisor.run_as and supervisor.run_as.own(root)
-    address = Network(root, 249).allocate()
-
-    def mkdir(path):
-        path.mkdir(parents=True, exist_ok=True)
-        supervisor.run_as and supervisor.run_as.own(path)
-        return path
-
-    server = s3.start_s3proxy(supervisor, root, address, access_key=ACCESS_KEY, secret_key=SECRET_KEY, mkdir=mkdir)
-    yield server
-    supervisor.stop(server.server)
-
-
-@pytest.fixture
-def buckets(store, request):
-    """Fresh, empty buckets for each test (named after it, so no test sees another's objects)."""
-    suffix = f"{abs(hash(request.node.nodeid)) % 10**8:08d}"
-    names = {key: f"{name}-{suffix}" for key, name in BUCKETS.items()}
-    for name in names.values():
-        status, body = store.request("PUT", f"/{name}")
-        assert status == 200, body
-    return names
-
-
-def bucket(store, name: str) -> Bucket:
-    return Bucket(store.endpoint, name, PREFIX, s3.REGION, ACCESS_KEY, SECRET_KEY)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from backups.tenants import list_tenant_backups, restore_job
 from components.fluxion_tenant import TenantBackup, backup_cronjob_spec, backup_scripts, claim_name
 from platform_config.backups import BUCKET_SECRET, BucketConfig
 from platform_config.fluxion import TenantConfig
-from tests.dataplane.test_backups_bucket import ACCESS_KEY, PREFIX, SECRET_KEY, bucket, buckets, store  # noqa: F401
+from tests.dataplane.conftest import ACCESS_KEY, PREFIX, SECRET_KEY, bucket
 
 TENANT = TenantConfig(id="acme", ram="512Mi")
 NAMESPACE = TENANT.name
@@ -43,7 +43,7 @@ def objects(endpoint: str, bucket_name: str) -> list[dict]:
 
 
 @pytest.fixture
-def tenant(make_cluster, store, buckets):  # noqa: F811
+def tenant(make_cluster, store, buckets):
     cluster = make_cluster(objects(store.endpoint, buckets["bucket"]), NAMESPACE)
     cluster.secrets.set(BUCKET_SECRET, "access-key-id", ACCESS_KEY)
     cluster.secrets.set(BUCKET_SECRET, "secret-access-key", SECRET_KEY)
@@ -66,7 +66,7 @@ def _backup(cluster):
     return archive
 
 
-def test_the_cronjobs_containers_archive_the_tenants_volume_and_upload_it_with_its_manifest(tenant, store, buckets):  # noqa: F811
+def test_the_cronjobs_containers_archive_the_tenants_volume_and_upload_it_with_its_manifest(tenant, store, buckets):
     _fill(tenant.claim_dir(claim_name(TENANT)))
     archive = _backup(tenant)
     assert "gzip" in archive.stdout
@@ -75,7 +75,7 @@ def test_the_cronjobs_containers_archive_the_tenants_volume_and_upload_it_with_i
     assert backup.component == "fluxion/acme"
 
 
-def test_the_restore_job_unpacks_the_backup_into_an_empty_claim_byte_for_byte(tenant, store, buckets):  # noqa: F811
+def test_the_restore_job_unpacks_the_backup_into_an_empty_claim_byte_for_byte(tenant, store, buckets):
     source = tenant.claim_dir(claim_name(TENANT))
     _fill(source)
     _backup(tenant)
@@ -90,7 +90,7 @@ def test_the_restore_job_unpacks_the_backup_into_an_empty_claim_byte_for_byte(te
     assert filecmp.cmp(saved / "series" / "cpu.db", source / "series" / "cpu.db", shallow=False)
 
 
-def test_the_restore_refuses_a_volume_holding_data_unless_forced(tenant, store, buckets):  # noqa: F811
+def test_the_restore_refuses_a_volume_holding_data_unless_forced(tenant, store, buckets):
     source = tenant.claim_dir(claim_name(TENANT))
     _fill(source)
     _backup(tenant)
