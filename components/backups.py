@@ -248,8 +248,14 @@ def cluster_backup_cronjob_spec(target: ClusterBackup, backup: BackupConfig) -> 
         "volumes": volumes,
     }
     labels = {BACKUP_OF_LABEL: target.component, "app.kubernetes.io/component": f"{target.component}-backup"}
+    return backup_cronjob(backup.schedule, labels, pod)
+
+
+def backup_cronjob(schedule: str, labels: dict[str, str], pod: dict[str, Any]) -> dict[str, Any]:
+    """A backup CronJob's spec around its pod, as charts/nexus-database backup.yaml makes the data tier's: UTC, one
+    run at a time, three runs of each outcome kept, two retries, six hours at most."""
     return {
-        "schedule": backup.schedule,
+        "schedule": schedule,
         "timeZone": "Etc/UTC",
         "concurrencyPolicy": "Forbid",
         "successfulJobsHistoryLimit": 3,

@@ -40,7 +40,7 @@ from platform_config.fluxion import (
 )
 from platform_config.kubernetes import KubernetesTarget
 
-from .backups import remote_env
+from .backups import backup_cronjob, remote_env
 from .helm import CHARTS_DIR, deploy_chart, local_chart
 from .kubernetes import create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting
@@ -238,20 +238,7 @@ def backup_cronjob_spec(tenant: TenantConfig, backup: TenantBackup) -> dict[str,
             {"name": "scripts", "configMap": {"name": f"{tenant.name}-backup-scripts", "defaultMode": 0o555}},
         ],
     }
-    return {
-        "schedule": backup.schedule,
-        "timeZone": "Etc/UTC",
-        "concurrencyPolicy": "Forbid",
-        "successfulJobsHistoryLimit": 3,
-        "failedJobsHistoryLimit": 3,
-        "jobTemplate": {
-            "spec": {
-                "backoffLimit": 2,
-                "activeDeadlineSeconds": 21600,
-                "template": {"metadata": {"labels": backup_pod_labels(tenant)}, "spec": pod},
-            }
-        },
-    }
+    return backup_cronjob(backup.schedule, backup_pod_labels(tenant), pod)
 
 
 def backup_egress(tenant: TenantConfig, bucket: BucketConfig) -> dict[str, Any]:
