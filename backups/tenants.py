@@ -34,6 +34,11 @@ def tenant_of(component: str) -> str | None:
     return component.removeprefix(PREFIX) if component.startswith(PREFIX) and len(component) > len(PREFIX) else None
 
 
+def not_backed_up(stack: str) -> LookupError:
+    """Tenants are backed up only to a bucket (components/fluxion_tenant.py tenant_backup)."""
+    return LookupError(f"stack {stack} ships no backups to a bucket: its FluxionDB tenants are not backed up")
+
+
 def namespace(tenant_id: str) -> str:
     return tenant_resource_name(tenant_id)
 
@@ -173,7 +178,7 @@ def cli_command(
     if args.command not in ("list", "restore") or not all(tenant_ids):
         return None
     if bucket_config is None:
-        raise LookupError(f"stack {args.stack} ships no backups to a bucket: its FluxionDB tenants are not backed up")
+        raise not_backed_up(args.stack)
     for tenant_id in tenant_ids:
         assert tenant_id is not None
         kube = kube_factory(namespace(tenant_id))

@@ -125,7 +125,7 @@ CLUSTER_BACKUP_SCRIPTS = (
 )
 UPLOADER_IMAGE = "docker.io/rclone/rclone:1.60.1"
 BACKUP_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
-_HARDENED = {
+HARDENED_CONTAINER = {
     "allowPrivilegeEscalation": False,
     "readOnlyRootFilesystem": True,
     "runAsNonRoot": True,
@@ -205,7 +205,7 @@ def cluster_backup_cronjob_spec(target: ClusterBackup, backup: BackupConfig) -> 
             *tls_env,
         ],
         "resources": BACKUP_RESOURCES,
-        "securityContext": _HARDENED,
+        "securityContext": HARDENED_CONTAINER,
         "volumeMounts": [*scratch, *tls_mounts],
     }
     upload_env = [env for remote, bucket, secret in remotes for env in remote_env(bucket, remote, secret)]
@@ -221,7 +221,7 @@ def cluster_backup_cronjob_spec(target: ClusterBackup, backup: BackupConfig) -> 
             {"name": "RCLONE_CONFIG", "value": "/tmp/rclone.conf"},
         ],
         "resources": BACKUP_RESOURCES,
-        "securityContext": _HARDENED,
+        "securityContext": HARDENED_CONTAINER,
         "volumeMounts": scratch,
     }
     volumes: list[dict[str, Any]] = [
@@ -270,6 +270,11 @@ def backup_cronjob(schedule: str, labels: dict[str, str], pod: dict[str, Any]) -
     }
 
 
+def has_cluster_backup(backup: BackupConfig) -> bool:
+    """Whether `cluster_backup` makes a CronJob: backups on and a bucket named (dev has none: see docs/backups.md)."""
+    return backup.enabled and backup.bucket is not None
+
+
 def cluster_backup(
     resource_prefix: str,
     target: ClusterBackup,
@@ -284,7 +289,7 @@ def cluster_backup(
     its scripts' ConfigMap, its ServiceAccount (no token) and the namespace's copy of the buckets' credentials
     (`bucket_credentials`, the same Secrets the data namespace gets). None when backups are off or no bucket is
     named (dev: see docs/backups.md)."""
-    if not backup.enabled or backup.bucket is None:
+    if not has_cluster_backup(backup):
         return None
     component = target.component
 

@@ -40,8 +40,16 @@ from platform_config.fluxion import (
 )
 from platform_config.kubernetes import KubernetesTarget
 
-from .backups import backup_cronjob, remote_env
-from .helm import CHARTS_DIR, deploy_chart, local_chart
+from .backups import (
+    BACKUP_OF_LABEL,
+    BACKUP_RESOURCES,
+    BACKUP_SCRIPTS_DIR,
+    HARDENED_CONTAINER,
+    UPLOADER_IMAGE,
+    backup_cronjob,
+    remote_env,
+)
+from .helm import deploy_chart, local_chart
 from .kubernetes import create_namespace, service_host, standard_labels
 from .outputs import Exported, Exporting
 from .secrets import as_secret, opaque_secret, password_or_generated, secret_checksum
@@ -55,15 +63,10 @@ TENANT_LABEL = "nexus-platform/fluxion-tenant"
 
 
 # --- Backups of the tenant's volume (issue 17) ---------------------------------------------------------------
-# The pod label the backup CLI and the alert rules select backup pods by (charts/nexus-database backup.yaml).
-BACKUP_OF_LABEL = "nexus.io/backup-of"
 # The scripts, from their one home (the data tier chart's files), in a ConfigMap of the tenant's namespace.
-BACKUP_SCRIPTS_DIR = CHARTS_DIR / "nexus-database" / "files"
 BACKUP_SCRIPTS = ("backup-volume.sh", "backup-upload.sh", "restore-fetch.sh", "restore-volume.sh")
-# rclone's image runs both containers: its busybox has tar and gzip but no zstd, so archives are .tar.gz.
-UPLOADER_IMAGE = "docker.io/rclone/rclone:1.60.1"
+# rclone's image (UPLOADER_IMAGE) runs both containers: its busybox has tar and gzip but no zstd, so .tar.gz.
 BACKUP_COMPRESSION = "gzip"
-BACKUP_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
 # The FluxionDB image's user (charts/fluxiondb values podSecurityContext): the backup pod reads and the restore Job
 # writes the volume as that user.
 FLUXIONDB_UID = 10001
@@ -151,6 +154,11 @@ def bucket_port(bucket: BucketConfig) -> int:
     return url.port or (443 if url.scheme == "https" else 80)
 
 
+def backup_cronjob_name(tenant: TenantConfig) -> str:
+    """The backup CronJob, named in the chart's alert rules (metrics.prometheusRule.backupCronJob)."""
+    return f"{tenant.name}-backup"
+
+
 def backup_service_account(tenant: TenantConfig) -> str:
     """The backup and restore pods' own ServiceAccount (no token, no RBAC: they never talk to the API)."""
     return f"{tenant.name}-backup"
@@ -177,12 +185,7 @@ def _container(name: str, script: str, env: list[dict[str, Any]], mounts: list[d
         "command": ["sh", f"/scripts/{script}"],
         "env": [*env, {"name": "HOME", "value": "/tmp"}],
         "resources": BACKUP_RESOURCES,
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": HARDENED_CONTAINER,
         "volumeMounts": mounts,
     }
 
@@ -375,11 +378,19 @@ def _ingress_values(tenant: TenantConfig, defaults: FluxionDefaults) -> dict[str
 
 
 def chart_values(
-    tenant: TenantConfig, defaults: FluxionDefaults, api_key_checksum: pulumi.Input[str] | None = None
+    tenant: TenantConfig,
+    defaults: FluxionDefaults,
+    api_key_checksum: pulumi.Input[str] | None = None,
+    backed_up: bool = False,
 ) -> dict[str, Any]:
     """The values handed to charts/fluxiondb. Pure, so render tests feed helm the very same dict.
-    `api_key_checksum` (of the API key's Secret) rolls the pod when the key changes."""
+    `api_key_checksum` (of the API key's Secret) rolls the pod when the key changes; `backed_up` (the tenant has a
+    backup CronJob) adds its failed and late backups to the alert rules."""
     client_selector = {"matchLabels": dict(defaults.clientNamespaceLabels)} if defaults.clientNamespaceLabels else {}
+    monitoring = defaults.monitoring
+    rules = {"enabled": True, "labels": dict(monitoring.selectorLabels)}
+    if backed_up:
+        rules["backupCronJob"] = backup_cronjob_name(tenant)
     return {
         "fullnameOverride": tenant.name,
         "replicaCount": 1,
@@ -396,10 +407,11 @@ def chart_values(
         "metrics": {
             "prometheusAnnotations": defaults.prometheusAnnotations,
             **(
-                {"serviceMonitor": {"enabled": True, "labels": dict(defaults.monitoring.selectorLabels)}}
-                if defaults.monitoring.serviceMonitor
+                {"serviceMonitor": {"enabled": True, "labels": dict(monitoring.selectorLabels)}}
+                if monitoring.serviceMonitor
                 else {}
             ),
+            **({"prometheusRule": rules} if monitoring.prometheusRule else {}),
         },
         "podLabels": {TENANT_LABEL: tenant.id},
         "tests": {"enabled": False},
@@ -513,7 +525,7 @@ class FluxionTenant(Exporting, pulumi.ComponentResource):
                 chart=local_chart("fluxiondb"),
                 release_name=tenant.name,
                 namespace=in_namespace,
-                values=chart_values(tenant, defaults, secret_checksum(credentials_data)),
+                values=chart_values(tenant, defaults, secret_checksum(credentials_data), backup is not None),
                 depends_on=[credentials, claim, quota, limits],
                 opts=child_opts,
             )
@@ -576,7 +588,7 @@ class FluxionTenant(Exporting, pulumi.ComponentResource):
             )
         k8s.batch.v1.CronJob(
             f"{name}-backup",
-            metadata=metadata(f"{tenant.name}-backup"),
+            metadata=metadata(backup_cronjob_name(tenant)),
             spec=backup_cronjob_spec(tenant, backup),
             opts=pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(depends_on=reads)),
         )

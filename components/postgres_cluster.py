@@ -29,7 +29,7 @@ from platform_config.postgres import PostgresChartSource, PostgresClusterConfig
 from platform_config.rotation import postgres_cluster
 from platform_config.security import AuditLevel, SecurityConfig, TlsConfig
 
-from .backups import ClusterBackup, cluster_backup
+from .backups import ClusterBackup, cluster_backup, has_cluster_backup
 from .certificates import postgres_tls_env, server_certificate, service_dns_names, tls_secret_name
 from .endpoints import DatabaseEndpoint
 from .helm import deploy_chart
@@ -172,6 +172,7 @@ def chart_values(
     secret_name: str,
     secret_checksum: pulumi.Input[str] | None = None,
     security: SecurityConfig | None = None,
+    backup: BackupConfig | None = None,
 ) -> dict:
     """The values handed to the Bitnami chart. Pure, so render tests can feed the very same dict to helm.
     `secret_checksum` (of the credentials Secret, once a credential has been rotated) rolls the pods when it
@@ -243,7 +244,12 @@ def chart_values(
             "persistence": persistence(),
             "service": service(f"reader-{hostname}" if hostname else None),
         },
-        "metrics": metrics_values(fullname, config, image(config.image.exporterRepository, config.image.exporterTag)),
+        "metrics": metrics_values(
+            fullname,
+            config,
+            image(config.image.exporterRepository, config.image.exporterTag),
+            backup_component(name) if backup is not None and has_cluster_backup(backup) else None,
+        ),
         "networkPolicy": {"enabled": config.networkPolicy},
         # The chart's own ServiceAccount, its token never mounted (no PostgreSQL pod calls the Kubernetes API).
         "serviceAccount": {"create": True, "automountServiceAccountToken": False},
@@ -259,12 +265,15 @@ def chart_values(
 VOLUME_FULL_PERCENT = 85
 CONNECTION_SATURATION_PERCENT = 80
 REPLICATION_LAG_SECONDS = 60
+BACKUP_MAX_AGE_HOURS = 26
 
 
-def alert_rules(fullname: str, namespace: str) -> list[dict]:
+def alert_rules(fullname: str, namespace: str, backed_up_as: str | None = None) -> list[dict]:
     """The PrometheusRule rules of one Bitnami cluster (`metrics.prometheusRule.rules`): exporter down, pods not
-    ready, volume nearly full, OOM kills, read-replica lag, connection saturation. Each alert names its severity,
-    namespace and cluster, with a runbook; unit-tested with promtool (tests/charts/promtool/)."""
+    ready, volume nearly full, OOM kills, read-replica lag, connection saturation, and with `backed_up_as` (its
+    name among the backed-up components, CronJob `<component>-backup`) failed and late backups, as
+    nexus-lib.backupAlerts raises them for the charts. Each alert names its severity, namespace and cluster, with
+    a runbook; unit-tested with promtool (tests/charts/promtool/)."""
     pods = f'namespace="{namespace}", pod=~"{fullname}-(primary|read)-[0-9]+"'
     claims = f'namespace="{namespace}", persistentvolumeclaim=~"data-{fullname}-(primary|read)-[0-9]+"'
     sets = f'namespace="{namespace}", statefulset=~"{fullname}-(primary|read)"'
@@ -278,7 +287,7 @@ def alert_rules(fullname: str, namespace: str) -> list[dict]:
         }
         return rule | ({"for": for_} if for_ else {})
 
-    return [
+    rules = [
         alert(
             "PostgresExporterDown",
             f"up{{{pods}}} == 0",
@@ -334,16 +343,46 @@ def alert_rules(fullname: str, namespace: str) -> list[dict]:
             "Find the client holding connections (pg_stat_activity by application_name); pool them.",
         ),
     ]
+    if backed_up_as is None:
+        return rules
+    cronjob = f"{backed_up_as}-backup"
+    manual = f"python -m backups backup-now {backed_up_as} --stack <stack>"
+    return [
+        *rules,
+        alert(
+            "PostgresBackupFailed",
+            f'kube_job_status_failed{{namespace="{namespace}", job_name=~"{cronjob}-.*"}} > 0',
+            "critical",
+            f"{fullname}: backup job {{{{ $labels.job_name }}}} in {namespace} failed",
+            f"kubectl -n {namespace} logs job/{{{{ $labels.job_name }}}} --all-containers; fix the cause (bucket "
+            f"credentials or reachability, the primary unreachable) and take one now: {manual}.",
+            None,
+        ),
+        alert(
+            "PostgresBackupLate",
+            f'time() - kube_cronjob_status_last_successful_time{{namespace="{namespace}", cronjob="{cronjob}"}}'
+            f" > {BACKUP_MAX_AGE_HOURS * 3600}",
+            "critical",
+            f"{fullname}: no successful backup in {namespace} for more than {BACKUP_MAX_AGE_HOURS} hours",
+            f"kubectl -n {namespace} get cronjob {cronjob} and its jobs: a suspended CronJob, jobs failing or never "
+            f"scheduled. Take a backup by hand before anything else: {manual}.",
+            None,
+        ),
+    ]
 
 
-def metrics_values(fullname: str, config: PostgresClusterConfig, exporter_image: dict) -> dict:
-    """The chart's `metrics` block: its exporter container, ServiceMonitor and PrometheusRule (config.monitoring)."""
+def metrics_values(
+    fullname: str, config: PostgresClusterConfig, exporter_image: dict, backed_up_as: str | None = None
+) -> dict:
+    """The chart's `metrics` block: its exporter container, ServiceMonitor and PrometheusRule (config.monitoring;
+    the backup alerts with `backed_up_as`, when the cluster has a backup CronJob)."""
     monitoring = config.monitoring
     values: dict = {"enabled": monitoring.metrics, "image": exporter_image}
     if monitoring.serviceMonitor:
         values["serviceMonitor"] = {"enabled": True, "labels": dict(monitoring.selectorLabels)}
     if monitoring.prometheusRule:
-        rules = [helm_escaped(rule) for rule in alert_rules(fullname, config.namespace or DEFAULT_NAMESPACE)]
+        namespace = config.namespace or DEFAULT_NAMESPACE
+        rules = [helm_escaped(rule) for rule in alert_rules(fullname, namespace, backed_up_as)]
         values["prometheusRule"] = {"enabled": True, "labels": dict(monitoring.selectorLabels), "rules": rules}
     return values
 
@@ -460,6 +499,7 @@ class PostgresCluster(Exporting, pulumi.ComponentResource):
                 secret_name,
                 secret_checksum({k: v for k, v in data.items() if k != ALTERNATE_PASSWORD_KEY}) if rotation else None,
                 security=args.security,
+                backup=args.backup,
             ),
             depends_on=[credentials, *tls_objects, storage_guard],
             opts=pulumi.ResourceOptions(parent=self, transforms=[keep_claim_templates]),

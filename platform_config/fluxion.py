@@ -127,16 +127,10 @@ class FluxionDefaults(StrictModel):
     # Labels of the namespaces whose pods may connect; empty = every namespace (clients hold the API key).
     clientNamespaceLabels: dict[str, str] = Field(default_factory=dict)
     prometheusAnnotations: bool = False
-    # A ServiceMonitor per tenant (monitoring.serviceMonitor, with monitoring.selectorLabels); FluxionDB has no alert
-    # rules of its own yet, so monitoring.prometheusRule is refused rather than ignored.
+    # Per tenant, with monitoring.selectorLabels: a ServiceMonitor (monitoring.serviceMonitor) and a PrometheusRule
+    # (monitoring.prometheusRule: down, volume nearly full, OOM kills, failed or late backups; its metrics-endpoint
+    # alert only with the ServiceMonitor). The rules read kube-state-metrics and the kubelet, so they stand alone.
     monitoring: ScrapeConfig = Field(default_factory=ScrapeConfig)
-
-    @field_validator("monitoring")
-    @classmethod
-    def _no_rules_to_turn_on(cls, monitoring: ScrapeConfig) -> ScrapeConfig:
-        if monitoring.prometheusRule:
-            raise ValueError("prometheusRule: FluxionDB tenants have no alert rules yet; use serviceMonitor only")
-        return monitoring
 
     flushIntervalSeconds: int = Field(15, ge=1, le=3600, strict=True)
     ingress: FluxionIngress = Field(default_factory=FluxionIngress)

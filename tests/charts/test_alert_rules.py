@@ -65,7 +65,8 @@ def fluxiondb_groups() -> list[dict[str, Any]]:
 
 
 def bitnami_groups() -> list[dict[str, Any]]:
-    return [{"name": "orders-postgresql", "rules": alert_rules("orders-postgresql", "postgres")}]
+    """The orders cluster as staging and prod back it up (CronJob orders-postgres-backup)."""
+    return [{"name": "orders-postgresql", "rules": alert_rules("orders-postgresql", "postgres", "orders-postgres")}]
 
 
 RULES = {

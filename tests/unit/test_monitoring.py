@@ -49,7 +49,20 @@ def test_staging_and_prod_scrape_and_alert_on_the_bitnami_cluster_with_the_selec
     bitnami = values(request.getfixturevalue(stack), "orders-postgresql")["metrics"]
     assert bitnami["serviceMonitor"] == {"enabled": True, "labels": SELECTOR}
     assert bitnami["prometheusRule"]["labels"] == SELECTOR
-    assert len(bitnami["prometheusRule"]["rules"]) == len(alert_rules("orders-postgresql", "postgres"))
+    backed_up = alert_rules("orders-postgresql", "postgres", "orders-postgres")
+    assert len(bitnami["prometheusRule"]["rules"]) == len(backed_up)
+
+
+@pytest.mark.parametrize("stack", ["staging_stack", "prod_stack"])
+def test_staging_and_prod_alert_on_the_bitnami_clusters_failed_and_late_backups(stack, request):
+    rules = values(request.getfixturevalue(stack), "orders-postgresql")["metrics"]["prometheusRule"]["rules"]
+    backups = {rule["alert"]: rule["expr"] for rule in rules if rule["alert"].startswith("PostgresBackup")}
+    assert set(backups) == {"PostgresBackupFailed", "PostgresBackupLate"}
+    assert all('namespace="postgres"' in expr and "orders-postgres-backup" in expr for expr in backups.values())
+
+
+def test_a_bitnami_cluster_without_a_backup_cronjob_gets_no_backup_alerts():
+    assert not [rule for rule in alert_rules("orders-postgresql", "postgres") if "Backup" in rule["alert"]]
 
 
 def test_the_bitnami_rules_keep_prometheus_templates_away_from_the_charts_tpl(staging_stack):
@@ -59,9 +72,9 @@ def test_the_bitnami_rules_keep_prometheus_templates_away_from_the_charts_tpl(st
 
 
 def test_the_bitnami_rules_watch_the_clusters_own_namespace_and_pods():
-    for rule in alert_rules("orders-postgresql", "postgres"):
+    for rule in alert_rules("orders-postgresql", "postgres", "orders-postgres"):
         assert rule["labels"]["namespace"] == "postgres", rule["alert"]
-        assert 'namespace="postgres"' in rule["expr"] and "orders-postgresql-" in rule["expr"], rule["alert"]
+        assert 'namespace="postgres"' in rule["expr"] and "orders-postgres" in rule["expr"], rule["alert"]
 
 
 def test_a_malformed_selector_label_key_is_refused_naming_key_value_and_syntax():
@@ -151,3 +164,17 @@ def test_dev_fluxiondb_tenants_create_no_servicemonitor():
     run, tenants = tenant_charts("dev")
     assert len(tenants) == 2
     assert all("serviceMonitor" not in values(run, tenant)["metrics"] for tenant in tenants)
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_staging_and_prod_alert_on_every_fluxiondb_tenant_and_its_backups(env):
+    run, tenants = tenant_charts(env)
+    for tenant in tenants:
+        rules = values(run, tenant)["metrics"]["prometheusRule"]
+        release = values(run, tenant)["fullnameOverride"]
+        assert rules == {"enabled": True, "labels": SELECTOR, "backupCronJob": f"{release}-backup"}
+
+
+def test_dev_fluxiondb_tenants_create_no_alert_rules():
+    run, tenants = tenant_charts("dev")
+    assert all("prometheusRule" not in values(run, tenant)["metrics"] for tenant in tenants)

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from backups import tenants
+from backups import cli, tenants
 from backups.store import Backup
 from components.fluxion_tenant import BACKUP_SCRIPTS, backup_scripts, quota_hard
 from platform_config.backups import BUCKET_SECRET, BucketConfig
@@ -142,7 +142,7 @@ class RecordingKube:
     def __init__(self, namespace: str, job_succeeds: bool = True) -> None:
         self.namespace, self.calls, self.job_succeeds = namespace, [], job_succeeds
         self.cronjob = {
-            "metadata": {"name": f"{PREMIUM}-backup", "namespace": PREMIUM},
+            "metadata": {"name": f"{PREMIUM}-backup", "namespace": PREMIUM, "uid": "5b1c-cronjob-uid"},
             "spec": tenant_cronjob(prod_with_keys())["spec"],
         }
 
@@ -218,3 +218,32 @@ def test_a_refused_tenant_restore_starts_the_tenant_again_and_fails(monkeypatch)
 def test_a_data_tier_component_is_left_to_the_data_tiers_commands():
     args = argparse.Namespace(command="list", stack="prod", components=["product-postgres"])
     assert tenants.cli_command(args, None, lambda ns: None, out=io.StringIO(), confirm=lambda _: False) is None
+
+
+def _backup_now(monkeypatch, kube, stack="prod", listed=(BACKUP,)):
+    seen = []
+    monkeypatch.setattr(cli, "list_backups", lambda bucket, component: seen.append(component) or list(listed))
+    out = io.StringIO()
+    code = cli.main(["backup-now", "fluxion/example-premium", "--stack", stack], out=out, kube_factory=lambda ns: kube)
+    return code, out.getvalue(), seen
+
+
+def test_backup_now_of_a_tenant_runs_a_job_from_its_cronjob_in_its_namespace_and_reports_the_object(monkeypatch):
+    kube = RecordingKube(PREMIUM)
+    code, out, seen = _backup_now(monkeypatch, kube)
+    [(_, job)] = kube.calls
+    assert code == 0 and job["metadata"]["name"].startswith(f"{PREMIUM}-backup-now-")
+    assert job["metadata"]["ownerReferences"][0]["name"] == f"{PREMIUM}-backup"
+    assert seen == ["fluxion/example-premium"] and "backup written: 20261201T020000Z.tar.gz" in out
+
+
+def test_a_failed_tenant_backup_now_says_so_and_fails(monkeypatch):
+    code, out, _ = _backup_now(monkeypatch, RecordingKube(PREMIUM, job_succeeds=False))
+    assert code == 1 and "backup FAILED" in out
+
+
+def test_backup_now_of_a_tenant_of_a_stack_without_a_bucket_is_refused_before_any_job(monkeypatch, capsys):
+    kube = RecordingKube(PREMIUM)
+    code, _, _ = _backup_now(monkeypatch, kube, stack="dev")
+    assert code == 1 and kube.calls == []
+    assert "stack dev ships no backups to a bucket" in capsys.readouterr().err
