@@ -120,7 +120,9 @@ def cmd_backup_now(ctx: Context, args: argparse.Namespace) -> int:
     return _backup_now(ctx, args.component, args.timeout)
 
 
-def _backup_now(ctx: Context, component: str, timeout: float) -> int:
+def _backup_now(ctx: Context, component: str, timeout: float, stored_as: str | None = None) -> int:
+    """A Job from the CronJob `<component>-backup`, waited for; then the newest backup under `stored_as` (default
+    the component) in the bucket: the one it wrote."""
     cronjob = ctx.kube.get("cronjob", f"{component}-backup")
     name = f"{component}-backup-now-{_stamp()}"[:63]
     ctx.kube.create(backup_job(cronjob, name))
@@ -134,7 +136,7 @@ def _backup_now(ctx: Context, component: str, timeout: float) -> int:
         print(f"backup FAILED: kubectl describe job {name} --namespace {ctx.kube.namespace}", file=ctx.out)
         return EXIT_FAILED
     if ships_to_bucket(cronjob):
-        newest = list_backups(ctx.bucket("bucket"), component)
+        newest = list_backups(ctx.bucket("bucket"), stored_as or component)
         if newest:
             b = newest[-1]
             print(f"backup written: {b.object} ({_size(b.size)}, sha256 {b.sha256}) in the bucket", file=ctx.out)
@@ -212,17 +214,21 @@ def cmd_restore_to_time(ctx: Context, args: argparse.Namespace) -> int:
         )
     if args.into:
         raise ValueError("--to-time restores the database's own volumes; --into (another server) is for dumps")
+    if args.source not in pitr.REPOSITORIES:
+        raise ValueError(f"--source {args.source}: the WAL archive is in a bucket (--source bucket or offsite)")
+    bucket = getattr(ctx.tier.backup, args.source)
+    if bucket is None:
+        raise ValueError(f"--source {args.source}: stack {ctx.stack} has no dataTier.backup.{args.source}")
     cronjob = ctx.kube.get("cronjob", f"{component}-backup")
     workload = _workload(ctx, component)
     replicas = workload.replicas
-    bucket = ctx.tier.backup.bucket
-    assert bucket is not None  # pointInTime needs one (platform_config/data_tier.py)
     name = f"{component}-pitr-{_stamp()}"[:63]
-    job = pitr.restore_job(cronjob, name, component=component, target=target)
+    job = pitr.restore_job(cronjob, name, component=component, target=target, source=args.source)
     standbys = pitr.replica_claims(component, replicas)
     for line in [
         f"point-in-time restore of {component} in stack {ctx.stack}, namespace {ctx.kube.namespace}",
-        f"  stanza:   {component} (pgBackRest, in bucket {bucket.bucket} under {bucket.prefix}/pgbackrest/{component})",
+        f"  stanza:   {component} (pgBackRest repository {pitr.REPOSITORIES[args.source]}, in {args.source} "
+        f"{bucket.bucket} under {bucket.prefix}/pgbackrest/{component})",
         f"  to:       {pitr.pgbackrest_target(target)} (the newest base backup before it, then the archived WAL)",
         f"  replaces: the data of {component}-0 (claim {data_claim(component, 0)}): every change after that "
         "moment is lost",
@@ -336,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     sub = command("backup-now", "Run a component's backup CronJob now, wait, and report the backup written.")
-    sub.add_argument("component", nargs="?", help="e.g. product-postgres, cart-mongodb, redis")
+    sub.add_argument("component", nargs="?", help="e.g. product-postgres, cart-mongodb, redis, fluxion/<tenant id>")
     sub.add_argument("--all", action="store_true", help="every backup CronJob of the data tier, one after another")
     sub.add_argument("--timeout", type=float, default=3600, help="seconds to wait for each Job (default 3600)")
 
@@ -384,6 +390,15 @@ def _per_namespace(
     def run(namespace: str, **changes: Any) -> int:
         ctx = Context(args.stack, tier, kube_factory(namespace), out, confirm)
         return COMMANDS[args.command](ctx, argparse.Namespace(**{**vars(args), **changes}))
+
+    tenant_id = tenants.tenant_of(args.component or "") if args.command == "backup-now" else None
+    if tenant_id is not None:
+        if not tier.backup.enabled or tier.backup.bucket is None:
+            raise tenants.not_backed_up(args.stack)
+        # The tenant's namespace holds its CronJob (named after the namespace) and its copy of the bucket's keys.
+        tenant_namespace = tenants.namespace(tenant_id)
+        ctx = Context(args.stack, tier, kube_factory(tenant_namespace), out, confirm)
+        return _backup_now(ctx, tenant_namespace, args.timeout, stored_as=f"{tenants.PREFIX}{tenant_id}")
 
     if args.command == "backup-now" and args.all:
         codes = [run(tier.namespace)]

@@ -66,8 +66,16 @@ def replica_claims(component: str, replicas: int) -> list[str]:
     return [data_claim(component, ordinal) for ordinal in range(1, replicas)]
 
 
-def restore_job(cronjob: dict[str, Any], name: str, *, component: str, target: datetime.datetime) -> dict[str, Any]:
-    """The Job restoring `component`'s primary data volume to `target` (see the module docstring)."""
+# pgBackRest's repository of each backup destination (charts/nexus-database `nexus-database.pitr.env`).
+REPOSITORIES = {"bucket": 1, "offsite": 2}
+
+
+def restore_job(
+    cronjob: dict[str, Any], name: str, *, component: str, target: datetime.datetime, source: str | None = None
+) -> dict[str, Any]:
+    """The Job restoring `component`'s primary data volume to `target` (see the module docstring): from the
+    repository of `source` (`bucket`, `offsite`) only, or by default from the first that holds a base backup before
+    the target."""
     containers = _containers(cronjob)
     if BASE_BACKUP not in containers:
         raise JobError(
@@ -85,6 +93,9 @@ def restore_job(cronjob: dict[str, Any], name: str, *, component: str, target: d
     restore["name"] = "restore"
     restore["command"] = ["bash", RESTORE_SCRIPT]
     env = [e for e in restore.get("env", []) if not _REMOTE.match(e["name"]) and e["name"] != "TARGET_TIME"]
+    env = [e for e in env if e["name"] != "PGBACKREST_REPO"]
+    if source is not None:
+        env.append({"name": "PGBACKREST_REPO", "value": str(REPOSITORIES[source])})
     restore["env"] = [*env, {"name": "TARGET_TIME", "value": pgbackrest_target(target)}]
     mounts = [m for m in restore.get("volumeMounts", []) if m["name"] in _KEPT_VOLUMES]
     restore["volumeMounts"] = [*mounts, {"name": "data", "mountPath": DATA_MOUNT}]

@@ -222,11 +222,13 @@ class BackupConfig(StrictModel):
             raise ValueError("pointInTime.enabled needs enabled: true (its base backups run in the backup CronJobs)")
         if self.bucket is None:
             raise ValueError("pointInTime.enabled needs bucket: the WAL archive and base backups are kept there")
-        if not self.bucket.endpoint.startswith("https://"):
-            raise ValueError(
-                f"pointInTime.enabled needs an https:// bucket.endpoint, not {self.bucket.endpoint!r}: "
-                "pgBackRest talks to S3 over TLS only"
-            )
+        # The WAL archive goes to the off-site bucket too (a second pgBackRest repository).
+        for key, bucket in (("bucket", self.bucket), ("offsite", self.offsite)):
+            if bucket is not None and not bucket.endpoint.startswith("https://"):
+                raise ValueError(
+                    f"pointInTime.enabled needs an https:// {key}.endpoint, not {bucket.endpoint!r}: "
+                    "pgBackRest talks to S3 over TLS only"
+                )
         return self
 
     @model_validator(mode="after")

@@ -83,6 +83,36 @@ def test_prod_pgbackrest_settings_point_at_the_bucket_with_the_keys_only_from_it
     assert "PGBACKREST_REPO1_S3_KEY', 'value'" not in text and "pgbackrest.conf" not in text
 
 
+def test_prod_archives_wal_and_takes_base_backups_in_the_offsite_bucket_too_with_its_own_keys():
+    offsite = stack_config("prod")["dataTier"]["backup"]["offsite"]
+    manifests = rendered("prod")
+    checked = 0
+    for workload in [*find(manifests, "StatefulSet"), *find(manifests, "CronJob")]:
+        for container in _containers(workload).values():
+            env = env_of(container)
+            if "PGBACKREST_REPO1_TYPE" not in env:
+                continue
+            db = env["PGBACKREST_STANZA"]
+            assert env["PGBACKREST_REPO2_S3_BUCKET"] == offsite["bucket"]
+            assert env["PGBACKREST_REPO2_S3_ENDPOINT"] == "s3.eu-west-1.amazonaws.com"
+            assert env["PGBACKREST_REPO2_PATH"] == f"/{offsite['prefix']}/pgbackrest/{db}"
+            assert env["PGBACKREST_REPO2_RETENTION_FULL"] == "30" and env["PITR_REPOS"] == "1 2"
+            for var in ("PGBACKREST_REPO2_S3_KEY", "PGBACKREST_REPO2_S3_KEY_SECRET"):
+                assert env[var]["secretKeyRef"]["name"] == "backup-offsite-credentials", var
+            checked += 1
+    assert checked >= len(POSTGRES) * 3  # the postgres container, the server sidecar, the base backup
+
+
+def test_without_an_offsite_bucket_pgbackrest_has_one_repository():
+    values = copy.deepcopy(stack_values("prod"))
+    values["backup"]["offsite"] = {"enabled": False}
+    manifests = render(CHART, values=values, release=CHART, namespace=NAMESPACE)
+    envs = [env_of(c) for w in find(manifests, "CronJob") for c in _containers(w).values()]
+    pgbackrest = [env for env in envs if "PGBACKREST_REPO1_TYPE" in env]
+    assert pgbackrest and all(env["PITR_REPOS"] == "1" for env in pgbackrest)
+    assert not [var for env in envs for var in env if var.startswith("PGBACKREST_REPO2")]
+
+
 def test_each_prod_postgres_pod_serves_pgdata_to_its_own_backup_certificate_only():
     statefulsets = _by_name(rendered("prod"), "StatefulSet")
     for name in POSTGRES:

@@ -64,12 +64,21 @@ def store(session_root, supervisor):
     shutil.rmtree(outside, ignore_errors=True)
 
 
-@pytest.fixture
-def bucket(store, request):
-    name = f"pitr-{abs(hash(request.node.nodeid)) % 10**8:08d}"
+def _new_bucket(store, name: str) -> str:
     status, body = store.request("PUT", f"/{name}")
     assert status == 200, body
     return name
+
+
+@pytest.fixture
+def bucket(store, request):
+    return _new_bucket(store, f"pitr-{abs(hash(request.node.nodeid)) % 10**8:08d}")
+
+
+@pytest.fixture
+def offsite(store, bucket):
+    """Prod's second bucket (dataTier.backup.offsite), here a second bucket of the same store."""
+    return _new_bucket(store, f"{bucket}-offsite")
 
 
 def _with_store_ca(objects, ca_file: Path):
@@ -82,8 +91,10 @@ def _with_store_ca(objects, ca_file: Path):
             continue
         pod = template["spec"]
         for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:
-            if any(e["name"] == "PGBACKREST_REPO1_TYPE" for e in container.get("env", [])):
-                container["env"].append({"name": "PGBACKREST_REPO1_S3_CA_FILE", "value": str(ca_file)})
+            names = {e["name"] for e in container.get("env", [])}
+            for repo in ("REPO1", "REPO2"):
+                if f"PGBACKREST_{repo}_TYPE" in names:
+                    container["env"].append({"name": f"PGBACKREST_{repo}_S3_CA_FILE", "value": str(ca_file)})
     return objects
 
 
@@ -116,12 +127,16 @@ class Primary:
 
 
 @pytest.fixture
-def cluster(make_cluster, store, bucket):
-    values = {"tls": {"mode": "disabled"}, "backup": {"bucket": {"endpoint": store.tls_endpoint, "bucket": bucket}}}
-    objects = _with_store_ca(rendered(STACK, CHART, values), store.ca_file)
+def cluster(make_cluster, store, bucket, offsite):
+    backup = {
+        "bucket": {"endpoint": store.tls_endpoint, "bucket": bucket},
+        "offsite": {"endpoint": store.tls_endpoint, "bucket": offsite},
+    }
+    objects = _with_store_ca(rendered(STACK, CHART, {"tls": {"mode": "disabled"}, "backup": backup}), store.ca_file)
     cluster = make_cluster(objects, chart_namespace(STACK, CHART))
-    cluster.secrets.set("backup-bucket-credentials", "access-key-id", ACCESS_KEY)
-    cluster.secrets.set("backup-bucket-credentials", "secret-access-key", SECRET_KEY)
+    for secret in ("backup-bucket-credentials", "backup-offsite-credentials"):
+        cluster.secrets.set(secret, "access-key-id", ACCESS_KEY)
+        cluster.secrets.set(secret, "secret-access-key", SECRET_KEY)
     return cluster
 
 
@@ -160,10 +175,9 @@ def _archived(primary) -> None:
     )
 
 
-def _restore(cluster, target: datetime.datetime):
-    job = restore_job(
-        dict(cluster.find("CronJob", f"{COMPONENT}-backup")), f"{COMPONENT}-pitr", component=COMPONENT, target=target
-    )
+def _restore(cluster, target: datetime.datetime, source: str = "bucket"):
+    cronjob = dict(cluster.find("CronJob", f"{COMPONENT}-backup"))
+    job = restore_job(cronjob, f"{COMPONENT}-pitr", component=COMPONENT, target=target, source=source)
     job["metadata"]["name"] = f"{COMPONENT}-pitr-{len(cluster.objects)}"
     cluster.objects.append(job)
     started = time.monotonic()
@@ -175,15 +189,19 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 
 
+def _keys(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
 @pytest.fixture
 def stored(session_root, bucket):
     """The keys S3Proxy holds in the test's bucket, as a function (its filesystem store: one file per object)."""
-    root = session_root / "s3-pitr" / "objects" / bucket
+    return lambda: _keys(session_root / "s3-pitr" / "objects" / bucket)
 
-    def keys() -> list[str]:
-        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
-    return keys
+@pytest.fixture
+def stored_offsite(session_root, offsite):
+    return lambda: _keys(session_root / "s3-pitr" / "objects" / offsite)
 
 
 def test_archive_command_ships_each_finished_wal_segment_to_the_bucket(cluster, primary, stored):
@@ -196,13 +214,23 @@ def test_archive_command_ships_each_finished_wal_segment_to_the_bucket(cluster, 
     assert shipped, f"{segment} not under {archive}: {stored()}"
 
 
-def test_the_cronjobs_base_backup_reads_the_primary_through_its_pgbackrest_server(cluster, primary, stored):
+def test_archive_command_ships_each_wal_segment_to_the_offsite_bucket_too(cluster, primary, stored_offsite):
+    primary.sql("CREATE TABLE t (id int)")
+    _archived(primary)
+    segment = primary.sql("SELECT last_archived_wal FROM pg_stat_archiver")
+    archive = f"{PREFIX}/pgbackrest/{COMPONENT}/archive/{COMPONENT}/"
+    assert [k for k in stored_offsite() if k.startswith(archive) and f"/{segment}-" in k], stored_offsite()
+
+
+def test_the_cronjobs_base_backup_reads_the_primary_through_its_pgbackrest_server(
+    cluster, primary, stored, stored_offsite
+):
     result, seconds = _base_backup(cluster, primary)
-    print(f"base backup: {seconds:.1f} s")
+    print(f"base backup (both buckets): {seconds:.1f} s")
     assert "full backup" in result.stdout and "status: ok" in result.stdout, result.stdout
-    keys = stored()
-    assert any(k.startswith(f"{PREFIX}/pgbackrest/{COMPONENT}/backup/{COMPONENT}/backup.info") for k in keys), keys
-    assert any(k.endswith("F/backup.manifest") for k in keys), keys
+    for keys in (stored(), stored_offsite()):
+        assert any(k.startswith(f"{PREFIX}/pgbackrest/{COMPONENT}/backup/{COMPONENT}/backup.info") for k in keys), keys
+        assert any(k.endswith("F/backup.manifest") for k in keys), keys
 
 
 def test_a_restore_to_a_moment_between_two_writes_holds_exactly_the_first(cluster, primary):
@@ -244,3 +272,27 @@ def test_a_target_before_the_oldest_base_backup_is_refused_and_pgdata_is_left_as
     assert sorted(str(p.relative_to(primary.pgdata)) for p in primary.pgdata.rglob("*")) == files
     primary.start()
     assert primary.sql("SELECT id FROM kept") == "7"
+
+
+def test_a_restore_to_a_time_from_the_offsite_bucket_alone_holds_exactly_the_first_write(
+    cluster, primary, session_root, bucket
+):
+    """The first bucket lost (its objects deleted): the off-site copy alone restores the moment."""
+    primary.sql("CREATE TABLE orders (id int PRIMARY KEY)")
+    _base_backup(cluster, primary)
+    primary.sql("INSERT INTO orders (id) VALUES (1)")
+    time.sleep(1.5)
+    between = _now()
+    time.sleep(1.5)
+    primary.sql("INSERT INTO orders (id) VALUES (2)")
+    _archived(primary)
+    primary.stop()
+    shutil.rmtree(primary.pgdata)
+    for path in sorted((session_root / "s3-pitr" / "objects" / bucket).iterdir()):
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+    result, _ = _restore(cluster, between, source="offsite")
+    assert result.returncode == 0, f"restore-pitr.sh failed:\n{result.stdout}\n{result.stderr}"
+    primary.start()
+    wait_for(lambda: primary.sql("SELECT pg_is_in_recovery()") == "f", what="promotion after recovery", timeout=120)
+    assert primary.sql("SELECT string_agg(id::text, ',' ORDER BY id) FROM orders") == "1"

@@ -55,6 +55,11 @@ def test_point_in_time_recovery_with_a_plain_http_bucket_is_refused_with_the_end
     assert "https:// bucket.endpoint, not 'http://minio.local:9000'" in message
 
 
+def test_point_in_time_recovery_with_a_plain_http_offsite_bucket_is_refused_with_the_endpoint():
+    message = _config_error({"offsite": {"endpoint": "http://minio.offsite:9000", "bucket": "nexus-o"}})
+    assert "https:// offsite.endpoint, not 'http://minio.offsite:9000'" in message
+
+
 def test_point_in_time_recovery_without_tls_is_refused_naming_both_keys():
     message = _config_error({}, security={"tls": {"mode": "disabled"}})
     assert "dataTier.backup.pointInTime.enabled needs security.tls.mode enabled or required" in message
@@ -268,3 +273,26 @@ def test_prod_issues_each_postgres_database_one_pgbackrest_certificate_naming_it
     assert spec["commonName"] == "product-postgres-pgbackrest"  # what the pgBackRest server admits
     assert "*.product-postgres-headless.data.svc.cluster.local" in spec["dnsNames"]
     assert {"server auth", "client auth"} <= set(spec["usages"])
+
+
+def test_a_restore_to_a_time_from_the_offsite_bucket_reads_pgbackrests_second_repository():
+    code, out, kube = _restore_to_time("--force", "--source", "offsite")
+    assert code == cli.EXIT_OK, out
+    assert kube is not None
+    [restore] = kube.created[0]["spec"]["template"]["spec"]["containers"]
+    assert {"name": "PGBACKREST_REPO", "value": "2"} in restore["env"]
+    assert "repository 2, in offsite nexus-prod-backups-offsite" in out
+
+
+def test_a_restore_to_a_time_reads_the_first_bucket_by_default():
+    _, out, kube = _restore_to_time("--force")
+    assert kube is not None
+    [restore] = kube.created[0]["spec"]["template"]["spec"]["containers"]
+    assert {"name": "PGBACKREST_REPO", "value": "1"} in restore["env"]
+    assert "repository 1, in bucket nexus-prod-backups" in out
+
+
+def test_a_restore_to_a_time_from_the_backup_volume_is_refused_naming_the_sources(capsys):
+    code, _, kube = _restore_to_time("--force", "--source", "volume")
+    assert code == cli.EXIT_REFUSED and kube is not None and kube.calls == []
+    assert "--source volume: the WAL archive is in a bucket (--source bucket or offsite)" in capsys.readouterr().err

@@ -55,8 +55,11 @@ prerequisites are not.
 {{- fail "backup.pointInTime.enabled needs backup.enabled and backup.bucket.enabled: the WAL archive and the base backups are kept in the bucket" }}
 {{- end }}
 {{- /* An empty endpoint is backup.bucket's own error (nexus-database.backupRemotes). */}}
-{{- if and $b.bucket.endpoint (not (hasPrefix "https://" $b.bucket.endpoint)) }}
-{{- fail (printf "backup.pointInTime.enabled needs an https:// backup.bucket.endpoint, not %q: pgBackRest talks to S3 over TLS only" $b.bucket.endpoint) }}
+{{- range $key := list "bucket" "offsite" }}
+{{- $dest := get $b $key }}
+{{- if and $dest.enabled $dest.endpoint (not (hasPrefix "https://" $dest.endpoint)) }}
+{{- fail (printf "backup.pointInTime.enabled needs an https:// backup.%s.endpoint, not %q: pgBackRest talks to S3 over TLS only" $key $dest.endpoint) }}
+{{- end }}
 {{- end }}
 {{- print "true" }}
 {{- end }}
@@ -87,15 +90,16 @@ neither the database's own server key nor tls.mode is involved. (dict "component
 {{/*
 pgBackRest's settings for one database, all as PGBACKREST_* variables (no configuration file: PGBACKREST_CONFIG is
 /dev/null), shared by the postgres container (archive-push, archive-get), the pgBackRest server sidecar, the base
-backup container and the restore Job: (dict "context" $ "component" ...). The stanza is the database's name; the
-repository is `/<prefix>/pgbackrest/<database>` in backup.bucket, whose keys come from its Secret. The bucket's
-serverSideEncryption: pgBackRest 2.x can ask only for SSE-KMS (repo1-s3-kms-key-id), so its objects get the bucket's
-default encryption (SSE-S3 on every AWS bucket).
+backup container and the restore Job: (dict "context" $ "component" ...). The stanza is the database's name. Its
+repositories: repo1 in backup.bucket and, with backup.offsite, repo2 in the off-site bucket, each
+`/<prefix>/pgbackrest/<database>` with the keys of its own Secret. archive-push ships every WAL segment to both
+(a segment counts as archived only once both have it), the base backup container backs up to each in turn
+(PITR_REPOS), restore and archive-get read the first that holds what they need (PGBACKREST_REPO picks one).
+The buckets' serverSideEncryption: pgBackRest 2.x can ask only for SSE-KMS (repoN-s3-kms-key-id), so its objects get
+the bucket's default encryption (SSE-S3 on every AWS bucket).
 */}}
 {{- define "nexus-database.pitr.env" -}}
 {{- $b := .context.Values.backup }}
-{{- $url := urlParse $b.bucket.endpoint }}
-{{- $host := splitList ":" $url.host }}
 - {name: PGBACKREST_CONFIG, value: /dev/null}
 - {name: PGBACKREST_STANZA, value: {{ .component }}}
 - {name: PGBACKREST_PG1_PATH, value: {{ include "nexus-database.pitr.pgdata" . }}}
@@ -104,23 +108,37 @@ default encryption (SSE-S3 on every AWS bucket).
 - {name: PGBACKREST_LOG_PATH, value: /tmp}
 - {name: PGBACKREST_LOG_LEVEL_FILE, value: "off"}
 - {name: PGBACKREST_LOG_LEVEL_CONSOLE, value: warn}
-- {name: PGBACKREST_REPO1_TYPE, value: s3}
-- {name: PGBACKREST_REPO1_PATH, value: {{ printf "/%s/pgbackrest/%s" $b.bucket.prefix .component | quote }}}
-- {name: PGBACKREST_REPO1_S3_BUCKET, value: {{ $b.bucket.bucket | quote }}}
-- {name: PGBACKREST_REPO1_S3_ENDPOINT, value: {{ first $host | quote }}}
-{{- if gt (len $host) 1 }}
-- {name: PGBACKREST_REPO1_S3_PORT, value: {{ last $host | quote }}}
+{{- include "nexus-database.pitr.repo" (dict "n" 1 "bucket" $b.bucket "component" .component "retentionDays" $b.retentionDays) }}
+{{- if $b.offsite.enabled }}
+{{- include "nexus-database.pitr.repo" (dict "n" 2 "bucket" $b.offsite "component" .component "retentionDays" $b.retentionDays) }}
+- {name: PITR_REPOS, value: "1 2"}
+{{- else }}
+- {name: PITR_REPOS, value: "1"}
 {{- end }}
-- {name: PGBACKREST_REPO1_S3_REGION, value: {{ $b.bucket.region | quote }}}
-- {name: PGBACKREST_REPO1_S3_URI_STYLE, value: path}
-- name: PGBACKREST_REPO1_S3_KEY
-  valueFrom: {secretKeyRef: {name: {{ $b.bucket.existingSecret }}, key: access-key-id}}
-- name: PGBACKREST_REPO1_S3_KEY_SECRET
-  valueFrom: {secretKeyRef: {name: {{ $b.bucket.existingSecret }}, key: secret-access-key}}
-{{- if gt (int $b.retentionDays) 0 }}
+{{- end }}
+
+{{/* One pgBackRest repository in a bucket: (dict "n" 1|2 "bucket" .Values.backup.bucket|offsite "component" ... "retentionDays" n) */}}
+{{- define "nexus-database.pitr.repo" -}}
+{{- $repo := printf "PGBACKREST_REPO%d" (int .n) }}
+{{- $url := urlParse .bucket.endpoint }}
+{{- $host := splitList ":" $url.host }}
+- {name: {{ $repo }}_TYPE, value: s3}
+- {name: {{ $repo }}_PATH, value: {{ printf "/%s/pgbackrest/%s" .bucket.prefix .component | quote }}}
+- {name: {{ $repo }}_S3_BUCKET, value: {{ .bucket.bucket | quote }}}
+- {name: {{ $repo }}_S3_ENDPOINT, value: {{ first $host | quote }}}
+{{- if gt (len $host) 1 }}
+- {name: {{ $repo }}_S3_PORT, value: {{ last $host | quote }}}
+{{- end }}
+- {name: {{ $repo }}_S3_REGION, value: {{ .bucket.region | quote }}}
+- {name: {{ $repo }}_S3_URI_STYLE, value: path}
+- name: {{ $repo }}_S3_KEY
+  valueFrom: {secretKeyRef: {name: {{ .bucket.existingSecret }}, key: access-key-id}}
+- name: {{ $repo }}_S3_KEY_SECRET
+  valueFrom: {secretKeyRef: {name: {{ .bucket.existingSecret }}, key: secret-access-key}}
+{{- if gt (int .retentionDays) 0 }}
 # backup.retentionDays: full backups older than that expire after each backup, with the WAL only they need.
-- {name: PGBACKREST_REPO1_RETENTION_FULL_TYPE, value: time}
-- {name: PGBACKREST_REPO1_RETENTION_FULL, value: {{ $b.retentionDays | quote }}}
+- {name: {{ $repo }}_RETENTION_FULL_TYPE, value: time}
+- {name: {{ $repo }}_RETENTION_FULL, value: {{ .retentionDays | quote }}}
 {{- end }}
 {{- end }}
 
