@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus
   prometheus-postgres-exporter prometheus-redis-exporter maven default-jre-headless nodejs
-  rclone pgbackrest)
+  rclone pgbackrest busybox)
 DATAPLANE_DIR=.tools/dataplane
 M2="$DATAPLANE_DIR/m2"
 

@@ -30,7 +30,22 @@ while :; do
   : > "$marker"
   sleep 1 # a flush in this second still dates after the marker
   rm -f /tmp/.tar-status
-  { tar -c -f - --exclude=./lost+found -C "$src" . || echo $? > /tmp/.tar-status; } | "$compression" -c > "$partial"
+  # What to archive: every top-level entry but the filesystem's lost+found, named one by one, because BusyBox's
+  # tar may be built without --exclude (Debian's is).
+  set --
+  for entry in "$src"/* "$src"/.[!.]* "$src"/..?*; do
+    [ -e "$entry" ] || [ -L "$entry" ] || continue
+    [ "${entry##*/}" = lost+found ] && continue
+    set -- "$@" "./${entry##*/}"
+  done
+  # An empty volume is an empty archive (tar refuses to create one from no names): the empty scratch dir's ".".
+  from="$src"
+  if [ $# -eq 0 ]; then
+    from=/tmp/.empty-volume
+    mkdir -p "$from"
+    set -- .
+  fi
+  { tar -c -f - -C "$from" "$@" || echo $? > /tmp/.tar-status; } | "$compression" -c > "$partial"
   if [ -e /tmp/.tar-status ]; then
     echo "backup: tar of ${src} failed (exit $(cat /tmp/.tar-status)): no backup" >&2
     rm -f "$partial"
