@@ -74,8 +74,8 @@ backup-now: venv ## Back up COMPONENT (e.g. product-postgres; default: all) of S
 backup-list: venv ## List the verified backups of COMPONENT in STACK's bucket, with time and size
 	@$(PYTHON) -m backups list $(COMPONENT) --stack $(STACK)
 
-restore: venv ## Restore COMPONENT of STACK from its backup of DATE (YYYY-MM-DD); asks first (RESTORE_ARGS=--force, --into HOST, ...)
-	@$(PYTHON) -m backups restore $(COMPONENT) --backup-date $(DATE) --stack $(STACK) $(RESTORE_ARGS)
+restore: venv ## Restore COMPONENT of STACK from its backup of DATE (YYYY-MM-DD) or to TO_TIME (YYYY-MM-DDTHH:MM:SSZ); asks first (RESTORE_ARGS=--force, --into HOST, --source offsite, ...)
+	@$(PYTHON) -m backups restore $(COMPONENT) $(if $(DATE),--backup-date $(DATE)) $(if $(TO_TIME),--to-time $(TO_TIME)) --stack $(STACK) $(RESTORE_ARGS)
 
 rotate: venv ## Rotate CREDENTIALS (credential ids, or all) of STACK: one generation up in Pulumi.<STACK>.yaml; `make up` applies it
 	@$(PYTHON) -m platform_config rotate $(STACK) $(or $(CREDENTIALS),$(error set CREDENTIALS: ids from `python -m platform_config credentials $(STACK)`, or all)) --write
