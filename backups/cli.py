@@ -433,7 +433,7 @@ def main(
         tier = data_tier(args.stack)
         if getattr(args, "source", "") is None:
             args.source = "bucket" if tier.backup.bucket else "volume"
-        handled = tenants.cli_command(args, tier.backup.bucket, kube_factory, out=out, confirm=confirm)
+        handled = tenants.cli_command(args, tier.backup, kube_factory, out=out, confirm=confirm)
         if handled is not None:
             return handled
         return _per_namespace(args, tier, kube_factory, out, confirm)

@@ -17,7 +17,9 @@ import datetime
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from platform_config.backups import ACCESS_KEY_ID_KEY, BUCKET_SECRET, SECRET_ACCESS_KEY_KEY, BucketConfig
+from components.backups import DESTINATIONS
+from platform_config.backups import ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, BucketConfig
+from platform_config.data_tier import BackupConfig
 from platform_config.fluxion import tenant_resource_name
 
 from .kube import Kube
@@ -43,15 +45,17 @@ def namespace(tenant_id: str) -> str:
     return tenant_resource_name(tenant_id)
 
 
-def tenant_bucket(kube: Kube, config: BucketConfig) -> Bucket:
-    """The platform's bucket, with the keys of the tenant namespace's copy of its credentials Secret."""
+def tenant_bucket(kube: Kube, config: BucketConfig, source: str = "bucket") -> Bucket:
+    """The platform's bucket of `source` (`bucket`, `offsite`), with the keys of the tenant namespace's copy of its
+    credentials Secret."""
+    secret = DESTINATIONS[source]
     return Bucket(
         config.endpoint,
         config.bucket,
         config.prefix,
         config.region,
-        kube.secret_value(BUCKET_SECRET, ACCESS_KEY_ID_KEY),
-        kube.secret_value(BUCKET_SECRET, SECRET_ACCESS_KEY_KEY),
+        kube.secret_value(secret, ACCESS_KEY_ID_KEY),
+        kube.secret_value(secret, SECRET_ACCESS_KEY_KEY),
     )
 
 
@@ -70,8 +74,11 @@ def _env(container: dict[str, Any], values: dict[str, str]) -> None:
     container["env"] = env + [{"name": k, "value": v} for k, v in values.items()]
 
 
-def restore_job(cronjob: dict[str, Any], name: str, *, tenant_id: str, backup_object: str, force: bool) -> dict:
-    """The Job restoring `backup_object` from the bucket onto the tenant's claim (read-write this time)."""
+def restore_job(
+    cronjob: dict[str, Any], name: str, *, tenant_id: str, backup_object: str, force: bool, source: str = "bucket"
+) -> dict:
+    """The Job restoring `backup_object` from the bucket of `source` (its rclone remote, `BUCKET` or `OFFSITE`, as
+    the CronJob configures them) onto the tenant's claim (read-write this time)."""
     containers = _containers(cronjob)
     if "backup" not in containers or "upload" not in containers:
         raise ValueError(f"{cronjob['metadata']['name']} is not a FluxionDB tenant backup CronJob")
@@ -86,7 +93,7 @@ def restore_job(cronjob: dict[str, Any], name: str, *, tenant_id: str, backup_ob
     fetch = copy.deepcopy(containers["upload"])
     fetch["name"] = "fetch"
     fetch["command"] = ["sh", "/scripts/restore-fetch.sh"]
-    _env(fetch, {"SOURCE": "BUCKET", "BACKUP_OBJECT": backup_object, "RESTORE_FILE": restore_file})
+    _env(fetch, {"SOURCE": source.upper(), "BACKUP_OBJECT": backup_object, "RESTORE_FILE": restore_file})
     restore = copy.deepcopy(containers["backup"])
     restore["name"] = "restore"
     restore["command"] = ["sh", "/scripts/restore-volume.sh"]
@@ -117,8 +124,10 @@ def restore_tenant(
     confirm: Callable[[str], bool],
     out: TextIO,
     timeout: float = 3600,
+    source: str = "bucket",
 ) -> int:
-    """Restore the newest complete backup of `backup_date` (YYYY-MM-DD; None: the newest): prints the plan, asks,
+    """Restore the newest complete backup of `backup_date` (YYYY-MM-DD; None: the newest) from the bucket of
+    `source`: prints the plan, asks,
     scales the tenant's Deployment to 0, runs the restore Job, scales it back. 0 restored, 1 failed, 2 not asked for."""
     release = namespace(tenant_id)
     backup = pick(list_tenant_backups(bucket, tenant_id), backup_date)
@@ -127,7 +136,7 @@ def restore_tenant(
     selector = ",".join(f"{k}={v}" for k, v in sorted(deployment["spec"]["selector"]["matchLabels"].items()))
     for line in [
         f"restore FluxionDB tenant {tenant_id}, namespace {release}",
-        f"  from:     {backup.object} ({backup.size} bytes, sha256 {backup.sha256[:12]}, bucket {bucket.bucket})",
+        f"  from:     {backup.object} ({backup.size} bytes, sha256 {backup.sha256[:12]}, {source} {bucket.bucket})",
         f"  into:     its volume (claim {release}-data)",
         "  target:   " + ("REPLACED (--force)" if force else "must hold no data (else refused)"),
         f"  downtime: deployment {release} scaled {replicas} -> 0, restored, scaled back to {replicas}",
@@ -139,7 +148,7 @@ def restore_tenant(
     cronjob = kube.get("cronjob", f"{release}-backup")
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d%H%M%S")
     name = f"{release}-restore-{stamp}"[:63]
-    job = restore_job(cronjob, name, tenant_id=tenant_id, backup_object=backup.object, force=force)
+    job = restore_job(cronjob, name, tenant_id=tenant_id, backup_object=backup.object, force=force, source=source)
     kube.scale("deployment", release, 0)
     kube.wait_no_pods(selector, timeout)
     kube.create(job)
@@ -164,7 +173,7 @@ def _size(n: int) -> str:
 
 def cli_command(
     args: Any,
-    bucket_config: BucketConfig | None,
+    backup: BackupConfig,
     kube_factory: Callable[[str], Kube],
     *,
     out: TextIO,
@@ -172,17 +181,23 @@ def cli_command(
 ) -> int | None:
     """`python -m backups list|restore fluxion/<id>` (backups/cli.py main calls this first): None when the command
     names no tenant (the data tier's own commands then run), else its exit code. Errors are the CLI's to report
-    (LookupError, KubeError, StoreError)."""
+    (LookupError, KubeError, StoreError). `--source` picks the bucket (`bucket`, default, or `offsite`)."""
     targets = getattr(args, "components", None) or [getattr(args, "component", None) or ""]
     tenant_ids = [tenant_of(t) for t in targets]
     if args.command not in ("list", "restore") or not all(tenant_ids):
         return None
-    if bucket_config is None:
+    if not backup.enabled or backup.bucket is None:
         raise not_backed_up(args.stack)
+    source = getattr(args, "source", None) or "bucket"
+    if source not in DESTINATIONS:
+        raise ValueError(f"--source {source}: FluxionDB tenants are backed up to buckets only (bucket or offsite)")
+    bucket_config = getattr(backup, source)
+    if bucket_config is None:
+        raise LookupError(f"stack {args.stack} ships no backups to a {source} (dataTier.backup.{source} is unset)")
     for tenant_id in tenant_ids:
         assert tenant_id is not None
         kube = kube_factory(namespace(tenant_id))
-        bucket = tenant_bucket(kube, bucket_config)
+        bucket = tenant_bucket(kube, bucket_config, source)
         if args.command == "restore":
             return restore_tenant(
                 kube,
@@ -194,9 +209,10 @@ def cli_command(
                 confirm=confirm,
                 out=out,
                 timeout=args.timeout,
+                source=source,
             )
         backups = list_tenant_backups(bucket, tenant_id)
-        print(f"{PREFIX}{tenant_id} (bucket {bucket.bucket}/{bucket.prefix}): {len(backups)} backups", file=out)
+        print(f"{PREFIX}{tenant_id} ({source} {bucket.bucket}/{bucket.prefix}): {len(backups)} backups", file=out)
         for b in backups:
             print(
                 f"  {b.created:%Y-%m-%d %H:%M:%S}Z  {_size(b.size):>10}  {b.object}  sha256 {b.sha256[:12]}", file=out

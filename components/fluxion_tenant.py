@@ -21,6 +21,7 @@ away.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -28,7 +29,13 @@ from urllib.parse import urlparse
 import pulumi
 import pulumi_kubernetes as k8s
 
-from platform_config.backups import ACCESS_KEY_ID_KEY, BUCKET_SECRET, SECRET_ACCESS_KEY_KEY, BucketConfig
+from platform_config.backups import (
+    ACCESS_KEY_ID_KEY,
+    BUCKET_SECRET,
+    OFFSITE_SECRET,
+    SECRET_ACCESS_KEY_KEY,
+    BucketConfig,
+)
 from platform_config.data_tier import BackupConfig
 from platform_config.fluxion import (
     FluxionDefaults,
@@ -75,15 +82,36 @@ DATA_MOUNT = "/data"
 
 @dataclass(frozen=True)
 class TenantBackup:
-    """What a tenant's backup CronJob needs from the platform: `dataTier.backup`'s schedule and retention and its
-    bucket (endpoint, bucket, prefix, region, SSE flag), and the bucket's keys as Pulumi secrets (None: not set yet;
-    the pods then wait for their Secret, as the data tier's do)."""
+    """What a tenant's backup CronJob needs from the platform: `dataTier.backup`'s schedule and retention, its
+    bucket (endpoint, bucket, prefix, region, SSE flag) and off-site bucket if any (each backup goes to both, as the
+    data tier's do), and their keys as Pulumi secrets (None: not set yet; the pods then wait for their Secret, as
+    the data tier's do)."""
 
     schedule: str
     retention_days: int | None
     bucket: BucketConfig
     access_key_id: pulumi.Input[str] | None = None
     secret_access_key: pulumi.Input[str] | None = None
+    offsite: BucketConfig | None = None
+    offsite_access_key_id: pulumi.Input[str] | None = None
+    offsite_secret_access_key: pulumi.Input[str] | None = None
+
+    def destinations(self) -> list[tuple[str, BucketConfig, str]]:
+        """(rclone remote, bucket, the namespace's Secret of its keys) of each bucket a backup goes to."""
+        offsite = [("OFFSITE", self.offsite, OFFSITE_SECRET)] if self.offsite is not None else []
+        return [("BUCKET", self.bucket, BUCKET_SECRET), *offsite]
+
+    def keys(self) -> dict[str, tuple[pulumi.Input[str], pulumi.Input[str]] | None]:
+        """Each destination's Secret name -> its (access key id, secret access key), None while not set."""
+        pairs = {
+            BUCKET_SECRET: (self.access_key_id, self.secret_access_key),
+            OFFSITE_SECRET: (self.offsite_access_key_id, self.offsite_secret_access_key),
+        }
+        keys: dict[str, tuple[pulumi.Input[str], pulumi.Input[str]] | None] = {}
+        for _, _, secret in self.destinations():
+            key_id, key = pairs[secret]
+            keys[secret] = (key_id, key) if key_id is not None and key is not None else None
+        return keys
 
 
 def tenant_backup(backup: BackupConfig) -> TenantBackup | None:
@@ -92,14 +120,20 @@ def tenant_backup(backup: BackupConfig) -> TenantBackup | None:
     quota refuses, and would sit next to the data it protects."""
     if not backup.enabled or backup.bucket is None:
         return None
-    bucket = backup.bucket
-    keys = (bucket.accessKeyId, bucket.secretAccessKey)
+
+    def secret(value) -> pulumi.Output[str] | None:
+        return as_secret(value.get_secret_value()) if value else None
+
+    bucket, offsite = backup.bucket, backup.offsite
     return TenantBackup(
         schedule=backup.schedule,
         retention_days=backup.retentionDays,
         bucket=bucket,
-        access_key_id=as_secret(keys[0].get_secret_value()) if keys[0] else None,
-        secret_access_key=as_secret(keys[1].get_secret_value()) if keys[1] else None,
+        access_key_id=secret(bucket.accessKeyId),
+        secret_access_key=secret(bucket.secretAccessKey),
+        offsite=offsite,
+        offsite_access_key_id=secret(offsite.accessKeyId) if offsite else None,
+        offsite_secret_access_key=secret(offsite.secretAccessKey) if offsite else None,
     )
 
 
@@ -109,34 +143,57 @@ def shared_backup(backup: BackupConfig) -> TenantBackupShared | None:
     if tenant_backup(backup) is None:
         return None
     assert backup.bucket is not None
-    bucket = backup.bucket.model_copy(update={"accessKeyId": None, "secretAccessKey": None})
-    return TenantBackupShared(schedule=backup.schedule, retentionDays=backup.retentionDays, bucket=bucket)
-
-
-def tenant_backup_credentials(backup: BackupConfig) -> pulumi.Output[dict[str, str]] | None:
-    """The platform's `fluxionTenantBackupCredentials` output: the bucket's keys, a Pulumi secret, for tenant
-    stacks to copy into their namespace; None when tenants are not backed up or the keys are not set yet."""
-    if tenant_backup(backup) is None or backup.bucket is None or not backup.bucket.has_credentials:
-        return None
-    keys = (backup.bucket.accessKeyId, backup.bucket.secretAccessKey)
-    assert keys[0] is not None and keys[1] is not None
-    return pulumi.Output.secret(
-        {"accessKeyId": keys[0].get_secret_value(), "secretAccessKey": keys[1].get_secret_value()}
+    keyless = {"accessKeyId": None, "secretAccessKey": None}
+    return TenantBackupShared(
+        schedule=backup.schedule,
+        retentionDays=backup.retentionDays,
+        bucket=backup.bucket.model_copy(update=keyless),
+        offsite=backup.offsite.model_copy(update=keyless) if backup.offsite else None,
     )
 
 
+def tenant_backup_credentials(backup: BackupConfig) -> pulumi.Output[dict[str, str]] | None:
+    """The platform's `fluxionTenantBackupCredentials` output: the bucket's keys (and the off-site bucket's, once
+    set, as `offsiteAccessKeyId`/`offsiteSecretAccessKey`), a Pulumi secret, for tenant stacks to copy into their
+    namespace; None when tenants are not backed up or the bucket's keys are not set yet."""
+    if tenant_backup(backup) is None or backup.bucket is None or not backup.bucket.has_credentials:
+        return None
+    keys: dict[str, str] = {}
+    for prefix, bucket in (("", backup.bucket), ("offsite", backup.offsite)):
+        if bucket is not None and bucket.has_credentials:
+            assert bucket.accessKeyId is not None and bucket.secretAccessKey is not None
+            keys[credential_key(prefix, "accessKeyId")] = bucket.accessKeyId.get_secret_value()
+            keys[credential_key(prefix, "secretAccessKey")] = bucket.secretAccessKey.get_secret_value()
+    return pulumi.Output.secret(keys)
+
+
+def credential_key(prefix: str, key: str) -> str:
+    """`accessKeyId`, or with prefix `offsite`, `offsiteAccessKeyId` (the credentials output's keys)."""
+    return f"{prefix}{key[0].upper()}{key[1:]}" if prefix else key
+
+
 def backup_from_platform(
-    shared: TenantBackupShared | None, credentials: pulumi.Output[dict[str, str]] | None
+    shared: TenantBackupShared | None, credentials: Mapping[str, str] | None
 ) -> TenantBackup | None:
-    """A tenant stack's TenantBackup, from the platform's `fluxionTenantDefaults.backup` and (secret) keys."""
+    """A tenant stack's TenantBackup, from the platform's `fluxionTenantDefaults.backup` and the keys of its secret
+    output `fluxionTenantBackupCredentials` (read by the tenant program; each wrapped as a Pulumi secret here)."""
     if shared is None:
         return None
+    given = credentials or {}
+
+    def key(prefix: str, name: str) -> pulumi.Output[str] | None:
+        value = given.get(credential_key(prefix, name))
+        return as_secret(value) if value else None
+
     return TenantBackup(
         schedule=shared.schedule,
         retention_days=shared.retentionDays,
         bucket=shared.bucket,
-        access_key_id=as_secret(credentials.apply(lambda c: c["accessKeyId"])) if credentials else None,
-        secret_access_key=as_secret(credentials.apply(lambda c: c["secretAccessKey"])) if credentials else None,
+        access_key_id=key("", "accessKeyId"),
+        secret_access_key=key("", "secretAccessKey"),
+        offsite=shared.offsite,
+        offsite_access_key_id=key("offsite", "accessKeyId") if shared.offsite else None,
+        offsite_secret_access_key=key("offsite", "secretAccessKey") if shared.offsite else None,
     )
 
 
@@ -168,11 +225,13 @@ def backup_pod_labels(tenant: TenantConfig) -> dict[str, str]:
     return standard_labels(f"{COMPONENT}-backup", {BACKUP_OF_LABEL: tenant.name})
 
 
-def _remote_env(bucket: BucketConfig) -> list[dict[str, Any]]:
-    """rclone's remote BUCKET (`remote_env`), the keys from the namespace's copy of the credentials Secret."""
+def _remote_env(backup: TenantBackup) -> list[dict[str, Any]]:
+    """rclone's remotes BUCKET and (off-site) OFFSITE (`remote_env`), the keys from the namespace's copies of the
+    credentials Secrets."""
+    destinations = backup.destinations()
     return [
-        *remote_env(bucket, "BUCKET", BUCKET_SECRET),
-        {"name": "REMOTES", "value": "BUCKET"},
+        *(env for remote, bucket, secret in destinations for env in remote_env(bucket, remote, secret)),
+        {"name": "REMOTES", "value": " ".join(remote for remote, _, _ in destinations)},
         {"name": "RCLONE_CONFIG", "value": "/tmp/rclone.conf"},
     ]
 
@@ -210,7 +269,7 @@ def backup_cronjob_spec(tenant: TenantConfig, backup: TenantBackup) -> dict[str,
         [*common, {"name": "SOURCE_DIR", "value": DATA_MOUNT}, {"name": "COMPRESSION", "value": BACKUP_COMPRESSION}],
         [{"name": "data", "mountPath": DATA_MOUNT, "readOnly": True}, *scratch],
     )
-    upload = _container("upload", "backup-upload.sh", [*common, *_remote_env(backup.bucket)], scratch)
+    upload = _container("upload", "backup-upload.sh", [*common, *_remote_env(backup)], scratch)
     tenant_pod = {"matchLabels": {TENANT_LABEL: tenant.id, "app.kubernetes.io/instance": tenant.name}}
     pod = {
         "serviceAccountName": backup_service_account(tenant),
@@ -244,9 +303,10 @@ def backup_cronjob_spec(tenant: TenantConfig, backup: TenantBackup) -> dict[str,
     return backup_cronjob(backup.schedule, backup_pod_labels(tenant), pod)
 
 
-def backup_egress(tenant: TenantConfig, bucket: BucketConfig) -> dict[str, Any]:
+def backup_egress(tenant: TenantConfig, backup: TenantBackup) -> dict[str, Any]:
     """The NetworkPolicy spec letting the backup and restore pods past the namespace's default-deny: DNS, and the
-    bucket's port (to any address: a policy cannot name a host, so the port is the narrowest rule)."""
+    buckets' ports (to any address: a policy cannot name a host, so the port is the narrowest rule)."""
+    ports = sorted({bucket_port(bucket) for _, bucket, _ in backup.destinations()})
     return {
         "podSelector": {"matchLabels": {BACKUP_OF_LABEL: tenant.name}},
         "policyTypes": ["Egress"],
@@ -254,7 +314,7 @@ def backup_egress(tenant: TenantConfig, bucket: BucketConfig) -> dict[str, Any]:
             {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
             {
                 "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"namespaceSelector": {}}],
-                "ports": [{"protocol": "TCP", "port": bucket_port(bucket)}],
+                "ports": [{"protocol": "TCP", "port": port} for port in ports],
             },
         ],
     }
@@ -549,7 +609,7 @@ class FluxionTenant(Exporting, pulumi.ComponentResource):
         self.register_outputs(self.outputs())
 
     def _backups(self, name, tenant, defaults, backup, in_namespace, metadata, claim, child_opts) -> None:
-        """The backup CronJob, its scripts, the namespace's copy of the bucket's credentials, and its egress."""
+        """The backup CronJob, its scripts, the namespace's copies of the buckets' credentials, and its egress."""
         scripts = k8s.core.v1.ConfigMap(
             f"{name}-backup-scripts",
             metadata=metadata(f"{tenant.name}-backup-scripts"),
@@ -563,27 +623,29 @@ class FluxionTenant(Exporting, pulumi.ComponentResource):
             opts=child_opts,
         )
         reads = [scripts, claim, account]
-        if backup.access_key_id is not None and backup.secret_access_key is not None:
+        buckets = {secret: bucket for _, bucket, secret in backup.destinations()}
+        for secret, keys in backup.keys().items():
+            if keys is None:
+                pulumi.log.warn(
+                    f"tenant {tenant.id}: the backup bucket {buckets[secret].bucket} has no credentials, so its backup "
+                    f"pods wait for Secret {secret}: set its accessKeyId and secretAccessKey in dataTier.backup"
+                )
+                continue
             reads.append(
                 opaque_secret(
-                    f"{name}-{BUCKET_SECRET}",
-                    name=BUCKET_SECRET,
+                    f"{name}-{secret}",
+                    name=secret,
                     namespace=in_namespace,
                     labels=backup_pod_labels(tenant),
-                    data={ACCESS_KEY_ID_KEY: backup.access_key_id, SECRET_ACCESS_KEY_KEY: backup.secret_access_key},
+                    data={ACCESS_KEY_ID_KEY: keys[0], SECRET_ACCESS_KEY_KEY: keys[1]},
                     opts=child_opts,
                 )
-            )
-        else:
-            pulumi.log.warn(
-                f"tenant {tenant.id}: the backup bucket {backup.bucket.bucket} has no credentials, so its backup pods "
-                f"wait for Secret {BUCKET_SECRET}: set dataTier.backup.bucket.accessKeyId and .secretAccessKey"
             )
         if defaults.networkPolicy:
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-backup-egress",
                 metadata=metadata(f"{tenant.name}-backup-egress"),
-                spec=backup_egress(tenant, backup.bucket),
+                spec=backup_egress(tenant, backup),
                 opts=child_opts,
             )
         k8s.batch.v1.CronJob(

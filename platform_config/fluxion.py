@@ -230,17 +230,19 @@ def tenant_stack_name(platform_stack: str, tenant_id: str) -> str:
 
 class TenantBackupShared(StrictModel):
     """`fluxionTenantDefaults.backup`: the schedule, retention and bucket of the platform's `dataTier.backup`, which
-    tenants' backups follow; the bucket without its keys (BACKUP_CREDENTIALS_OUTPUT, a secret, carries them)."""
+    tenants' backups follow; the bucket and off-site bucket without their keys (BACKUP_CREDENTIALS_OUTPUT, a
+    secret, carries them)."""
 
     schedule: str
     retentionDays: int | None = None
     bucket: BucketConfig
+    offsite: BucketConfig | None = None
 
-    @field_validator("bucket")
+    @field_validator("bucket", "offsite")
     @classmethod
-    def _no_keys(cls, bucket: BucketConfig) -> BucketConfig:
-        if bucket.has_credentials:
-            raise ValueError("the bucket's keys travel only in the secret output " + BACKUP_CREDENTIALS_OUTPUT)
+    def _no_keys(cls, bucket: BucketConfig | None) -> BucketConfig | None:
+        if bucket is not None and bucket.has_credentials:
+            raise ValueError("the buckets' keys travel only in the secret output " + BACKUP_CREDENTIALS_OUTPUT)
         return bucket
 
 

@@ -60,12 +60,12 @@ def integral(value: object) -> object:
 shared = TenantShared.model_validate(integral(platform_output(SHARED_OUTPUT)))
 cluster = KubernetesTarget.model_validate(platform_output(CLUSTER_OUTPUT))
 provider = create_provider(shared.platformStack, cluster)
-# The bucket's keys, a secret output of the platform: wrapped as a secret again at once, so they stay one in this
-# stack's state; unset there, the tenant's backup pods wait for their Secret, as the data tier's do.
+# The buckets' keys, a secret output of the platform: each wrapped as a secret again at once (backup_from_platform),
+# so they stay secrets in this stack's state; unset there, the tenant's backup pods wait for their Secret, as the
+# data tier's do.
 backup_keys = None
 if shared.backup is not None:
-    keys = _sync_await(platform.get_output_details(BACKUP_CREDENTIALS_OUTPUT)).secret_value
-    backup_keys = pulumi.Output.secret(keys) if keys is not None else None
+    backup_keys = _sync_await(platform.get_output_details(BACKUP_CREDENTIALS_OUTPUT)).secret_value
 
 fluxion_tenant = FluxionTenant(
     tenant.name,

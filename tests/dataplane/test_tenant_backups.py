@@ -18,7 +18,7 @@ import pytest
 
 from backups.tenants import list_tenant_backups, restore_job
 from components.fluxion_tenant import TenantBackup, backup_cronjob_spec, backup_scripts, claim_name
-from platform_config.backups import BUCKET_SECRET, BucketConfig
+from platform_config.backups import BUCKET_SECRET, OFFSITE_SECRET, BucketConfig
 from platform_config.fluxion import TenantConfig
 from tests.dataplane.conftest import ACCESS_KEY, PREFIX, SECRET_KEY, bucket
 
@@ -26,9 +26,16 @@ TENANT = TenantConfig(id="acme", ram="512Mi")
 NAMESPACE = TENANT.name
 
 
-def objects(endpoint: str, bucket_name: str) -> list[dict]:
-    config = BucketConfig(endpoint=endpoint, bucket=bucket_name, prefix=PREFIX, region="us-east-1")
-    spec = backup_cronjob_spec(TENANT, TenantBackup(schedule="0 2 * * *", retention_days=30, bucket=config))
+def objects(endpoint: str, buckets: dict[str, str]) -> list[dict]:
+    """The CronJob and its scripts as the component makes them for a stack with a bucket and an off-site one."""
+
+    def config(name: str) -> BucketConfig:
+        return BucketConfig(endpoint=endpoint, bucket=name, prefix=PREFIX, region="us-east-1")
+
+    backup = TenantBackup(
+        schedule="0 2 * * *", retention_days=30, bucket=config(buckets["bucket"]), offsite=config(buckets["offsite"])
+    )
+    spec = backup_cronjob_spec(TENANT, backup)
     meta = {"namespace": NAMESPACE}
     return [
         {
@@ -68,9 +75,10 @@ def _run(container, busybox: str):
 
 @pytest.fixture
 def tenant(make_cluster, store, buckets):
-    cluster = make_cluster(objects(store.endpoint, buckets["bucket"]), NAMESPACE)
-    cluster.secrets.set(BUCKET_SECRET, "access-key-id", ACCESS_KEY)
-    cluster.secrets.set(BUCKET_SECRET, "secret-access-key", SECRET_KEY)
+    cluster = make_cluster(objects(store.endpoint, buckets), NAMESPACE)
+    for secret in (BUCKET_SECRET, OFFSITE_SECRET):
+        cluster.secrets.set(secret, "access-key-id", ACCESS_KEY)
+        cluster.secrets.set(secret, "secret-access-key", SECRET_KEY)
     return cluster
 
 
@@ -130,9 +138,9 @@ def test_the_restore_refuses_a_volume_holding_data_unless_forced(tenant, store, 
     assert (source / "index.json").read_text() == '{"series": ["cpu"]}\n'
 
 
-def _restore(cluster, backup_object: str, busybox: str, *, force: bool):
+def _restore(cluster, backup_object: str, busybox: str, *, force: bool, source: str = "bucket"):
     cronjob = cluster.find("CronJob", f"{NAMESPACE}-backup")
-    job = restore_job(dict(cronjob), "x", tenant_id=TENANT.id, backup_object=backup_object, force=force)
+    job = restore_job(dict(cronjob), "x", tenant_id=TENANT.id, backup_object=backup_object, force=force, source=source)
     job["metadata"]["name"] = f"{NAMESPACE}-restore-{len(cluster.objects)}"
     cluster.objects.append(job)
     pod = cluster.pod("Job", job["metadata"]["name"])
@@ -163,3 +171,20 @@ def test_an_empty_volume_backs_up_and_restores_as_empty(tenant, store, buckets, 
     [backup] = list_tenant_backups(bucket(store, buckets["bucket"]), TENANT.id)
     assert _restore(tenant, backup.object, busybox, force=False).returncode == 0
     assert list(source.iterdir()) == []
+
+
+def test_each_backup_lands_in_the_offsite_bucket_too_and_restores_from_it_alone(tenant, store, buckets, busybox):
+    source = tenant.claim_dir(claim_name(TENANT))
+    _fill(source)
+    _backup(tenant, busybox)
+    [first] = list_tenant_backups(bucket(store, buckets["bucket"]), TENANT.id)
+    [offsite] = list_tenant_backups(bucket(store, buckets["offsite"]), TENANT.id)
+    assert (offsite.object, offsite.sha256) == (first.object, first.sha256)
+    store.request("DELETE", f"/{buckets['bucket']}/{PREFIX}/fluxion/{TENANT.id}/{first.object}")
+    assert list_tenant_backups(bucket(store, buckets["bucket"]), TENANT.id) == []
+    saved = tenant.root / "saved"
+    os.rename(source, saved)
+    tenant.claim_dir(claim_name(TENANT))
+    result = _restore(tenant, offsite.object, busybox, force=False, source="offsite")
+    assert result.returncode == 0, f"restore failed:\n{result.stdout}\n{result.stderr}"
+    assert filecmp.cmp(saved / "series" / "cpu.db", source / "series" / "cpu.db", shallow=False)

@@ -27,6 +27,8 @@ TENANT = TenantConfig(id="acme", ram="1Gi")
 BACKED_UP = "tenant-backed-up"
 BUCKET = {"endpoint": "https://s3.eu-central-1.example.com", "bucket": "nexus-tenant-backups"}
 BUCKET_KEYS = {"accessKeyId": "AKIAENGINETENANT", "secretAccessKey": "engine-tenant-backup-secret-key"}
+OFFSITE = {"endpoint": "https://s3.eu-west-1.example.com", "bucket": "nexus-tenant-backups-offsite"}
+OFFSITE_KEYS = {"accessKeyId": "AKIAENGINEOFFSITE", "secretAccessKey": "engine-tenant-offsite-secret-key"}
 
 
 @dataclass
@@ -66,12 +68,17 @@ def tenant(engine_program: ProgramCopy, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="module")
 def backed_up(engine_program: ProgramCopy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
-    """A tenant stack next to a platform stack that ships backups to a bucket, its keys set as Pulumi secrets."""
+    """A tenant stack next to a platform stack that ships backups to a bucket and an off-site one, their keys set
+    as Pulumi secrets."""
+    backup = {"enabled": True, "bucket": BUCKET, "offsite": OFFSITE}
     platform = engine_program.stack(
         BACKED_UP,
         "dev",
-        overrides={"fluxion": {"tenants": []}, "dataTier": {"backup": {"enabled": True, "bucket": BUCKET}}},
-        secrets={f"dataTier.backup.bucket.{key}": value for key, value in BUCKET_KEYS.items()},
+        overrides={"fluxion": {"tenants": []}, "dataTier": {"backup": backup}},
+        secrets={
+            **{f"dataTier.backup.bucket.{key}": value for key, value in BUCKET_KEYS.items()},
+            **{f"dataTier.backup.offsite.{key}": value for key, value in OFFSITE_KEYS.items()},
+        },
     )
     platform.up().check("pulumi up of a platform stack with a backup bucket (render mode)")
     saved = dict(os.environ)
@@ -93,14 +100,19 @@ def test_a_tenant_stack_backs_up_its_volume_on_the_platforms_schedule_to_its_buc
     pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     claims = [v["persistentVolumeClaim"] for v in pod["volumes"] if "persistentVolumeClaim" in v]
     assert claims == [{"claimName": "fluxiondb-acme-data", "readOnly": True}]
-    # The keys reach the backup pods only through the namespace's own copy of the bucket's credentials Secret.
+    # The keys reach the backup pods only through the namespace's own copies of the buckets' credentials Secrets.
     backed_up.manifest("Secret", "backup-bucket-credentials", namespace="fluxiondb-acme")
+    offsite = backed_up.manifest("Secret", "backup-offsite-credentials", namespace="fluxiondb-acme")
+    assert base64.b64decode(offsite["data"]["secret-access-key"]).decode() == OFFSITE_KEYS["secretAccessKey"]
+    upload = next(c for c in pod["containers"] if c["name"] == "upload")
+    assert {"name": "REMOTES", "value": "BUCKET OFFSITE"} in upload["env"]
 
 
 def test_the_bucket_keys_stay_secret_in_the_tenant_stacks_state(backed_up: Tenant, engine_program: ProgramCopy) -> None:
     states = engine_program.root / "state" / ".pulumi" / "stacks" / TENANT_PROJECT
     state = (states / f"{BACKED_UP}-acme.json").read_text()
-    assert BUCKET_KEYS["secretAccessKey"] not in state and BUCKET_KEYS["accessKeyId"] not in state
+    for keys in (BUCKET_KEYS, OFFSITE_KEYS):
+        assert keys["secretAccessKey"] not in state and keys["accessKeyId"] not in state
     assert SECRET_SIGNATURE in state
 
 

@@ -17,7 +17,8 @@ import pytest
 from backups import cli, tenants
 from backups.store import Backup
 from components.fluxion_tenant import BACKUP_SCRIPTS, backup_scripts, quota_hard
-from platform_config.backups import BUCKET_SECRET, BucketConfig
+from platform_config.backups import BUCKET_SECRET, OFFSITE_SECRET
+from platform_config.data_tier import BackupConfig
 from platform_config.fluxion import TenantConfig
 from tooling.stacks import StackRun, run_stack, stack_config, with_example_tenants
 
@@ -28,11 +29,13 @@ SECRET = "kubernetes:core/v1:Secret"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PREMIUM = "fluxiondb-example-premium"
 KEYS = {"accessKeyId": "AKIDTENANTEXAMPLE", "secretAccessKey": "tenant-example-secret-key"}
+OFFSITE_KEYS = {"accessKeyId": "AKIDOFFSITEEXAMPLE", "secretAccessKey": "offsite-example-secret-key"}
 
 
 @functools.cache
 def prod_with_keys() -> StackRun:
-    return run_stack("prod", with_example_tenants("prod", {"dataTier": {"backup": {"bucket": KEYS}}}))
+    keys = {"dataTier": {"backup": {"bucket": KEYS, "offsite": OFFSITE_KEYS}}}
+    return run_stack("prod", with_example_tenants("prod", keys))
 
 
 @functools.cache
@@ -80,8 +83,9 @@ def test_the_backup_pod_reads_the_bucket_keys_only_by_secret_key_ref():
         for env in container["env"]:
             if "KEY" in env["name"]:
                 assert set(env) == {"name", "valueFrom"}, env["name"]
-                assert env["valueFrom"]["secretKeyRef"]["name"] == BUCKET_SECRET
-    assert KEYS["secretAccessKey"] not in json.dumps(tenant_cronjob(prod_with_keys()))
+                assert env["valueFrom"]["secretKeyRef"]["name"] in (BUCKET_SECRET, OFFSITE_SECRET)
+    rendered = json.dumps(tenant_cronjob(prod_with_keys()))
+    assert KEYS["secretAccessKey"] not in rendered and OFFSITE_KEYS["secretAccessKey"] not in rendered
 
 
 def test_the_backups_go_under_the_prefix_to_fluxion_and_the_tenant_id():
@@ -92,13 +96,21 @@ def test_the_backups_go_under_the_prefix_to_fluxion_and_the_tenant_id():
     assert env["RETENTION_DAYS"] == "30"
 
 
-def test_the_tenant_namespace_gets_a_copy_of_the_bucket_credentials_whose_data_is_secret():
+def test_every_backup_also_goes_to_the_offsite_bucket_as_the_data_tiers_do():
+    env = {e["name"]: e.get("value") for e in containers(prod_with_keys())["upload"]["env"]}
+    assert env["REMOTES"] == "BUCKET OFFSITE"
+    assert env["OFFSITE_PATH"] == "nexus-prod-backups-offsite/nexus/prod"
+    assert env["RCLONE_CONFIG_OFFSITE_REGION"] == "eu-west-1"
+
+
+@pytest.mark.parametrize("name, keys", [(BUCKET_SECRET, KEYS), (OFFSITE_SECRET, OFFSITE_KEYS)])
+def test_the_tenant_namespace_gets_a_copy_of_each_buckets_credentials_whose_data_is_secret(name, keys):
     secret = next(
         r
         for r in prod_with_keys().of_type(SECRET)
-        if r.inputs["metadata"]["name"] == BUCKET_SECRET and r.inputs["metadata"]["namespace"] == PREMIUM
+        if r.inputs["metadata"]["name"] == name and r.inputs["metadata"]["namespace"] == PREMIUM
     )
-    assert secret.inputs["stringData"]["secret-access-key"] == KEYS["secretAccessKey"]
+    assert secret.inputs["stringData"]["secret-access-key"] == keys["secretAccessKey"]
     assert secret.is_secret_input("stringData.secret-access-key")
     assert secret.is_secret_input("stringData.access-key-id")
 
@@ -170,10 +182,15 @@ class RecordingKube:
         return "" if self.job_succeeds else "restore: the volume holds data: nothing restored, the data left unchanged"
 
 
+BACKED_UP = BackupConfig(
+    enabled=True,
+    bucket={"endpoint": "https://s3.example.com", "bucket": "tenant-backups"},
+    offsite={"endpoint": "https://s3.offsite.example.com", "bucket": "tenant-backups-offsite"},
+)
 BACKUP = Backup("fluxion/example-premium", "20261201T020000Z.tar.gz", 10, "ab" * 32, datetime.datetime(2026, 12, 1))
 
 
-def _restore(monkeypatch, kube, *, force=False):
+def _restore(monkeypatch, kube, *, force=False, source="bucket"):
     monkeypatch.setattr(tenants, "list_tenant_backups", lambda bucket, tenant_id: [BACKUP])
     args = argparse.Namespace(
         command="restore",
@@ -183,9 +200,9 @@ def _restore(monkeypatch, kube, *, force=False):
         force=force,
         yes=True,
         timeout=5,
+        source=source,
     )
-    bucket = BucketConfig(endpoint="https://s3.example.com", bucket="tenant-backups")
-    return tenants.cli_command(args, bucket, lambda ns: kube, out=io.StringIO(), confirm=lambda _: False)
+    return tenants.cli_command(args, BACKED_UP, lambda ns: kube, out=io.StringIO(), confirm=lambda _: False)
 
 
 def test_a_tenant_restore_stops_the_tenant_runs_the_restore_job_and_starts_it_again(monkeypatch):
@@ -217,7 +234,7 @@ def test_a_refused_tenant_restore_starts_the_tenant_again_and_fails(monkeypatch)
 
 def test_a_data_tier_component_is_left_to_the_data_tiers_commands():
     args = argparse.Namespace(command="list", stack="prod", components=["product-postgres"])
-    assert tenants.cli_command(args, None, lambda ns: None, out=io.StringIO(), confirm=lambda _: False) is None
+    assert tenants.cli_command(args, BACKED_UP, lambda ns: None, out=io.StringIO(), confirm=lambda _: False) is None
 
 
 def _backup_now(monkeypatch, kube, stack="prod", listed=(BACKUP,)):
@@ -247,3 +264,16 @@ def test_backup_now_of_a_tenant_of_a_stack_without_a_bucket_is_refused_before_an
     code, _, _ = _backup_now(monkeypatch, kube, stack="dev")
     assert code == 1 and kube.calls == []
     assert "stack dev ships no backups to a bucket" in capsys.readouterr().err
+
+
+def test_a_tenant_restore_from_the_offsite_bucket_fetches_through_its_remote(monkeypatch):
+    kube = RecordingKube(PREMIUM)
+    assert _restore(monkeypatch, kube, source="offsite") == 0
+    job = next(c[1] for c in kube.calls if c[0] == "create")
+    [fetch] = job["spec"]["template"]["spec"]["initContainers"]
+    assert {e["name"]: e.get("value") for e in fetch["env"]}["SOURCE"] == "OFFSITE"
+
+
+def test_a_tenant_restore_from_the_backup_volume_is_refused_naming_the_sources(monkeypatch):
+    with pytest.raises(ValueError, match="buckets only \\(bucket or offsite\\)"):
+        _restore(monkeypatch, RecordingKube(PREMIUM), source="volume")
