@@ -61,24 +61,31 @@ def test_prod_postgres_archives_every_wal_segment_with_pgbackrest_within_a_minut
         assert env["PGBACKREST_STANZA"] == name and env["PGBACKREST_CONFIG"] == "/dev/null"
 
 
-def test_prod_pgbackrest_settings_point_at_the_bucket_with_the_keys_only_from_its_secret():
-    bucket = stack_config("prod")["dataTier"]["backup"]["bucket"]
-    manifests = rendered("prod")
+def _pgbackrest_envs(manifests) -> list[dict[str, Any]]:
+    """The environment of every container that runs pgBackRest (workload/container named in `_where`)."""
+    envs = []
     for workload in [*find(manifests, "StatefulSet"), *find(manifests, "CronJob")]:
         for container in _containers(workload).values():
             env = env_of(container)
-            if "PGBACKREST_REPO1_TYPE" not in env:
-                continue
-            db = env["PGBACKREST_STANZA"]
-            assert env["PGBACKREST_REPO1_TYPE"] == "s3"
-            assert env["PGBACKREST_REPO1_S3_BUCKET"] == bucket["bucket"]
-            assert env["PGBACKREST_REPO1_S3_ENDPOINT"] == "s3.eu-central-1.amazonaws.com"
-            assert env["PGBACKREST_REPO1_S3_REGION"] == bucket["region"]
-            assert env["PGBACKREST_REPO1_PATH"] == f"/{bucket['prefix']}/pgbackrest/{db}"
-            assert env["PGBACKREST_REPO1_RETENTION_FULL_TYPE"] == "time"
-            assert env["PGBACKREST_REPO1_RETENTION_FULL"] == "30"
-            for var, ref in KEY_REFS.items():
-                assert env[var] == ref, f"{workload['metadata']['name']}/{container['name']} {var}"
+            if "PGBACKREST_REPO1_TYPE" in env:
+                envs.append({**env, "_where": f"{workload['metadata']['name']}/{container['name']}"})
+    return envs
+
+
+def test_prod_pgbackrest_settings_point_at_the_bucket_with_the_keys_only_from_its_secret():
+    bucket = stack_config("prod")["dataTier"]["backup"]["bucket"]
+    manifests = rendered("prod")
+    for env in _pgbackrest_envs(manifests):
+        db = env["PGBACKREST_STANZA"]
+        assert env["PGBACKREST_REPO1_TYPE"] == "s3"
+        assert env["PGBACKREST_REPO1_S3_BUCKET"] == bucket["bucket"]
+        assert env["PGBACKREST_REPO1_S3_ENDPOINT"] == "s3.eu-central-1.amazonaws.com"
+        assert env["PGBACKREST_REPO1_S3_REGION"] == bucket["region"]
+        assert env["PGBACKREST_REPO1_PATH"] == f"/{bucket['prefix']}/pgbackrest/{db}"
+        assert env["PGBACKREST_REPO1_RETENTION_FULL_TYPE"] == "time"
+        assert env["PGBACKREST_REPO1_RETENTION_FULL"] == "30"
+        for var, ref in KEY_REFS.items():
+            assert env[var] == ref, f"{env['_where']} {var}"
     text = repr(manifests)
     assert "PGBACKREST_REPO1_S3_KEY', 'value'" not in text and "pgbackrest.conf" not in text
 
@@ -87,19 +94,15 @@ def test_prod_archives_wal_and_takes_base_backups_in_the_offsite_bucket_too_with
     offsite = stack_config("prod")["dataTier"]["backup"]["offsite"]
     manifests = rendered("prod")
     checked = 0
-    for workload in [*find(manifests, "StatefulSet"), *find(manifests, "CronJob")]:
-        for container in _containers(workload).values():
-            env = env_of(container)
-            if "PGBACKREST_REPO1_TYPE" not in env:
-                continue
-            db = env["PGBACKREST_STANZA"]
-            assert env["PGBACKREST_REPO2_S3_BUCKET"] == offsite["bucket"]
-            assert env["PGBACKREST_REPO2_S3_ENDPOINT"] == "s3.eu-west-1.amazonaws.com"
-            assert env["PGBACKREST_REPO2_PATH"] == f"/{offsite['prefix']}/pgbackrest/{db}"
-            assert env["PGBACKREST_REPO2_RETENTION_FULL"] == "30" and env["PITR_REPOS"] == "1 2"
-            for var in ("PGBACKREST_REPO2_S3_KEY", "PGBACKREST_REPO2_S3_KEY_SECRET"):
-                assert env[var]["secretKeyRef"]["name"] == "backup-offsite-credentials", var
-            checked += 1
+    for env in _pgbackrest_envs(manifests):
+        db = env["PGBACKREST_STANZA"]
+        assert env["PGBACKREST_REPO2_S3_BUCKET"] == offsite["bucket"]
+        assert env["PGBACKREST_REPO2_S3_ENDPOINT"] == "s3.eu-west-1.amazonaws.com"
+        assert env["PGBACKREST_REPO2_PATH"] == f"/{offsite['prefix']}/pgbackrest/{db}"
+        assert env["PGBACKREST_REPO2_RETENTION_FULL"] == "30" and env["PITR_REPOS"] == "1 2"
+        for var in ("PGBACKREST_REPO2_S3_KEY", "PGBACKREST_REPO2_S3_KEY_SECRET"):
+            assert env[var]["secretKeyRef"]["name"] == "backup-offsite-credentials", var
+        checked += 1
     assert checked >= len(POSTGRES) * 3  # the postgres container, the server sidecar, the base backup
 
 

@@ -240,7 +240,8 @@ def test_the_cronjobs_base_backup_reads_the_primary_through_its_pgbackrest_serve
         assert any(k.endswith("F/backup.manifest") for k in keys), keys
 
 
-def test_a_restore_to_a_moment_between_two_writes_holds_exactly_the_first(cluster, primary):
+def _base_backup_then_two_writes_around_a_moment(cluster, primary) -> datetime.datetime:
+    """A table `orders`, a base backup, row 1, the moment returned, row 2, both archived."""
     primary.sql("CREATE TABLE orders (id int PRIMARY KEY, written timestamptz DEFAULT now())")
     _base_backup(cluster, primary)
     primary.sql("INSERT INTO orders (id) VALUES (1)")
@@ -248,8 +249,13 @@ def test_a_restore_to_a_moment_between_two_writes_holds_exactly_the_first(cluste
     between = _now()
     time.sleep(1.5)
     primary.sql("INSERT INTO orders (id) VALUES (2)")
-    assert primary.sql("SELECT string_agg(id::text, ',' ORDER BY id) FROM orders") == "1,2"
     _archived(primary)
+    return between
+
+
+def test_a_restore_to_a_moment_between_two_writes_holds_exactly_the_first(cluster, primary):
+    between = _base_backup_then_two_writes_around_a_moment(cluster, primary)
+    assert primary.sql("SELECT string_agg(id::text, ',' ORDER BY id) FROM orders") == "1,2"
 
     primary.stop()
     shutil.rmtree(primary.pgdata)
@@ -285,14 +291,7 @@ def test_a_restore_to_a_time_from_the_offsite_bucket_alone_holds_exactly_the_fir
     cluster, primary, session_root, bucket
 ):
     """The first bucket lost (its objects deleted): the off-site copy alone restores the moment."""
-    primary.sql("CREATE TABLE orders (id int PRIMARY KEY)")
-    _base_backup(cluster, primary)
-    primary.sql("INSERT INTO orders (id) VALUES (1)")
-    time.sleep(1.5)
-    between = _now()
-    time.sleep(1.5)
-    primary.sql("INSERT INTO orders (id) VALUES (2)")
-    _archived(primary)
+    between = _base_backup_then_two_writes_around_a_moment(cluster, primary)
     primary.stop()
     shutil.rmtree(primary.pgdata)
     for path in sorted((session_root / "s3-pitr" / "objects" / bucket).iterdir()):
