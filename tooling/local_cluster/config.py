@@ -2,7 +2,8 @@
 
 An instance is a state folder plus a block of loopback ports, so that two clusters can run side by side:
 `default` is the one `make up` deploys to (`.local-cluster/`, the LOCAL_*_PORT ports); `test` is the
-test tiers' own (`.local-cluster-test/`, the same ports plus LOCAL_TEST_PORT_OFFSET).
+test tiers' own (`.local-cluster-test/`, the same ports plus LOCAL_TEST_PORT_OFFSET); `bench` is bench/deploy.py's
+(`.local-cluster-bench/`, the same ports plus twice LOCAL_TEST_PORT_OFFSET), so a benchmark touches neither.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ DEFAULTS = {
     "LOCAL_CERT_MANAGER_HEALTHZ_PORT": "16403",
     "LOCAL_TEST_PORT_OFFSET": "100",
 }
-INSTANCES = ("default", "test")
+INSTANCES = ("default", "test", "bench")
+# How many LOCAL_TEST_PORT_OFFSETs above the default ports each other instance sits.
+PORT_OFFSET_STEPS = {"default": 0, "test": 1, "bench": 2}
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -137,7 +140,7 @@ class Instance:
 
 
 def instance(name: str = "default", environ: Mapping[str, str] | None = None) -> Instance:
-    """The default instance (`make up`'s) or the `test` one: its own folder, its ports offset."""
+    """The default instance (`make up`'s), the `test` or the `bench` one: its own folder, its ports offset."""
     if name not in INSTANCES:
         raise ValueError(f"unknown local cluster instance {name!r} (known: {', '.join(INSTANCES)})")
     env = os.environ if environ is None else environ
@@ -147,7 +150,7 @@ def instance(name: str = "default", environ: Mapping[str, str] | None = None) ->
         state_dir = Path(env.get("LOCAL_CLUSTER_DIR") or REPO_ROOT / ".local-cluster")
     else:
         state_dir = REPO_ROOT / f".local-cluster-{name}"
-        offset = int(conf["LOCAL_TEST_PORT_OFFSET"])
+        offset = PORT_OFFSET_STEPS[name] * int(conf["LOCAL_TEST_PORT_OFFSET"])
     return Instance(
         name=name,
         state_dir=state_dir.resolve(),
