@@ -45,6 +45,17 @@ esac
 
 export PULUMI_HOME="$_nexus_env_root/.tools/pulumi-home"
 mkdir -p "$PULUMI_HOME"
+# The CLI (3.2xx) logs every operation in full to $PULUMI_HOME/logs/, for `pulumi logs share`: ~16 MB per prod
+# `up` or preview, up to 500 MB kept, and about a tenth of the engine's CPU spent formatting and encrypting the
+# records (docs/benchmarks-comparison.md, "Where a deploy's CPU goes"). The CLI has no switch for it, and skips it
+# when it cannot create that folder: so in the project's own Pulumi home a plain file stands in its place, unless
+# NEXUS_PULUMI_LOGS=1 (then the folder is made again and the CLI logs as it does by default).
+if [ "${NEXUS_PULUMI_LOGS:-0}" = 1 ]; then
+  [ -f "$PULUMI_HOME/logs" ] && rm -f "$PULUMI_HOME/logs"
+elif [ ! -f "$PULUMI_HOME/logs" ]; then
+  rm -rf "$PULUMI_HOME/logs"
+  echo "pulumi's automatic operation logs are off in this Pulumi home (NEXUS_PULUMI_LOGS=1 keeps them): scripts/pulumi-env.sh" > "$PULUMI_HOME/logs"
+fi
 export PULUMI_SKIP_UPDATE_CHECK=true
 # Python dynamic providers (StorageGuard) run with the project's virtualenv unless told otherwise.
 export PULUMI_PYTHON_CMD="${PULUMI_PYTHON_CMD:-$_nexus_env_root/.venv/bin/python}"
