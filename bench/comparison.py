@@ -44,8 +44,8 @@ HELMFILE = TOOLS_BIN / "helmfile"
 # the orders database and the data tier, its query service for the data tier (components/order_platform.py's
 # `upstream`); core-pipeline talks to the data tier's Kafka and Redis and to the orders database.
 NEEDS = {
-    "command-service": ["postgres/orders-postgresql", "data/nexus-database"],
-    "query-service": ["data/nexus-database"],
+    "order-command-service": ["postgres/orders-postgresql", "data/nexus-database"],
+    "order-query-service": ["data/nexus-database"],
     "core-pipeline": ["postgres/orders-postgresql", "data/nexus-database"],
 }
 

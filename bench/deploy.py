@@ -125,9 +125,8 @@ def chart_renders(stack: str, overrides: Mapping[str, Any]) -> list[ChartRender]
 
 
 def needs(release: str) -> list[str]:
-    """What RELEASE waits for. comparison.NEEDS names the order platform's services without their `order-` prefix
-    (the releases are `order-command-service`, `order-query-service`), so both spellings are looked up."""
-    return NEEDS.get(release) or NEEDS.get(release.removeprefix("order-"), [])
+    """What RELEASE waits for (comparison.NEEDS, our components' dependencies)."""
+    return NEEDS.get(release, [])
 
 
 def install_order(renders: Sequence[ChartRender]) -> list[ChartRender]:
