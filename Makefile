@@ -83,8 +83,11 @@ rotate: venv ## Rotate CREDENTIALS (credential ids, or all) of STACK: one genera
 drift: venv toolchain ## Compare STACK's cluster with its state (pulumi refresh --preview-only), report what drifted; exit 1 on drift
 	@source scripts/local-cluster/target.sh && $(PYTHON) -m tooling.drift "$$(nexus_deploy_stack $(STACK))" $(DRIFT_ARGS)
 
-bench: venv toolchain ## Measure preview times and scaling; writes docs/benchmarks.md and docs/benchmarks.png
+bench: venv toolchain ## Measure previews, scaling, provisioning and deploys side by side with Helm and Helmfile; writes docs/benchmarks*.md and .png
 	@$(PYTHON) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@bash scripts/toolchain.sh helmfile
+	@$(PULUMI_ENV) && $(PYTHON) -m bench.deploy $(BENCH_DEPLOY_ARGS)
+	@$(PULUMI_ENV) && $(PYTHON) -m bench.profile
 	@$(PULUMI_ENV) && $(PYTHON) -m bench.run $(BENCH_ARGS)
 
 clean: ## Remove local state and the local clusters (keeps .tools); refuses while a local stack has resources

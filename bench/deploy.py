@@ -235,6 +235,10 @@ class Cluster:
         got = self.kubectl("get", "statefulset", statefulset, "-n", namespace, "-o", "jsonpath={.spec.replicas}")
         return int(got.stdout) if got.returncode == 0 and got.stdout.strip() else None
 
+    def namespaces(self) -> list[str]:
+        got = self.kubectl("get", "namespaces", "-o", "jsonpath={.items[*].metadata.name}")
+        return got.stdout.split() if got.returncode == 0 else []
+
     def delete_namespaces(self, namespaces: Sequence[str]) -> None:
         present = [ns for ns in namespaces if self.kubectl("get", "namespace", ns).returncode == 0]
         if present:

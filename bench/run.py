@@ -8,8 +8,9 @@ One run measures, on this machine, and writes docs/benchmarks.md and docs/benchm
   count, the marginal cost per tenant (least-squares slope) and a linearity check;
 - wall time of the unit and render test tiers (and of `make test` with --with-make-test).
 
-Stacks render to a directory (no cluster) in a throwaway copy of the program with its own backend
-(tooling/engine.py), so nothing here touches an operator's stacks. See bench/README.md.
+Stacks are previewed (and, for the warm previews, deployed) against the `bench` local cluster (a real kube-apiserver,
+kwok nodes; bench/deploy.py starts it) from a throwaway copy of the program with its own backend
+(tooling/engine.py), so nothing here touches an operator's stacks or `make up`'s cluster. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -71,6 +72,31 @@ class Run:
     peak_rss_bytes: int
     returncode: int
     output: str
+    # CPU seconds (user + sys) by part of the process tree (`process_kind`), as last sampled before each process
+    # ended: a process that lives less than one sample interval is missed, and each is short by at most one.
+    cpu_by_part: dict[str, float] = field(default_factory=dict)
+
+
+def process_kind(process: psutil.Process) -> str:
+    """Which part of a `pulumi` run a process is: the engine (the CLI itself), the language host, our Python
+    program, a provider plugin (the kubernetes one, the random one, the dynamic provider StorageGuard runs in), or
+    another program (helm, helmfile, pip probes of the language host)."""
+    try:
+        argv = process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return "other"
+    line = " ".join(argv)
+    for marker, kind in (
+        ("pulumi-resource-kubernetes", "kubernetes provider"),
+        ("pulumi-resource-pulumi-python", "dynamic provider (StorageGuard)"),
+        ("pulumi-resource-random", "random provider"),
+        ("pulumi-language-python-exec", "our Python program"),
+        ("pulumi-language-python", "language host"),
+    ):
+        if marker in line:
+            return kind
+    first = Path(argv[0]).name if argv else ""
+    return {"pulumi": "engine (pulumi CLI)", "helm": "helm", "helmfile": "helmfile"}.get(first, "other")
 
 
 def tree_rss(process: psutil.Process) -> int:
@@ -92,11 +118,24 @@ def timed(command: Sequence[str], cwd: Path, env: dict[str, str], timeout: float
     process = psutil.Popen(list(command), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = 0
     done = threading.Event()
+    cpu: dict[int, tuple[str, float]] = {}  # pid -> (kind, CPU seconds at its last sample)
+
+    def sample_cpu() -> None:
+        try:
+            members = [process, *process.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return
+        for member in members:
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                kind = cpu[member.pid][0] if member.pid in cpu else process_kind(member)
+                times = member.cpu_times()
+                cpu[member.pid] = (kind, times.user + times.system)
 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, tree_rss(process))
+            sample_cpu()
             done.wait(RSS_SAMPLE_INTERVAL_S)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -106,7 +145,10 @@ def timed(command: Sequence[str], cwd: Path, env: dict[str, str], timeout: float
     finally:
         done.set()
         sampler.join()
-    return Run(time.monotonic() - started, peak, process.returncode, output)
+    by_part: dict[str, float] = {}
+    for kind, seconds in cpu.values():
+        by_part[kind] = by_part.get(kind, 0.0) + seconds
+    return Run(time.monotonic() - started, peak, process.returncode, output, by_part)
 
 
 def checked(run: Run, what: str) -> Run:
@@ -336,18 +378,29 @@ def preview(program: ProgramCopy, stack: str) -> Run:
     return checked(timed(pulumi_cmd("preview", "--stack", stack), program.root, program.env), f"preview {stack}")
 
 
-def measure_stacks(program: ProgramCopy, stacks: Sequence[str], repeats: int) -> dict[str, tuple[Series, Series]]:
-    """(cold, warm) preview series per committed stack, each on a fresh copy of its stack file."""
+def measure_stacks(
+    program: ProgramCopy, stacks: Sequence[str], repeats: int, cluster: Any
+) -> dict[str, tuple[Series, Series]]:
+    """(cold, warm) preview series per committed stack, each on a fresh copy of its stack file, deployed to the
+    bench cluster between the two and removed (with the namespaces it made) before the next stack."""
     results = {}
     for stack in stacks:
         name = f"bench-{stack}"
-        program.stack(name, stack)
+        before = set(cluster.namespaces())
+        scratch = program.stack(name, stack, render=False)
         log(f"{stack}: cold previews")
         cold = repeat(repeats, lambda name=name: preview(program, name))
-        log(f"{stack}: up (render to directory)")
-        checked(timed(pulumi_cmd("up", "--yes", "--skip-preview", "--stack", name), program.root, program.env), "up")
-        log(f"{stack}: warm previews")
-        warm = repeat(repeats, lambda name=name: preview(program, name))
+        log(f"{stack}: up (to the bench cluster)")
+        try:
+            checked(
+                timed(pulumi_cmd("up", "--yes", "--skip-preview", "--stack", name), program.root, program.env), "up"
+            )
+            log(f"{stack}: warm previews")
+            warm = repeat(repeats, lambda name=name: preview(program, name))
+        finally:
+            scratch.destroy()
+            scratch.remove()
+            cluster.delete_namespaces(sorted(set(cluster.namespaces()) - before))
         results[stack] = (cold, warm)
         log(f"{stack}: cold {cold.median_s:.2f}s, warm {warm.median_s:.2f}s, {warm.resources} resources")
     return results
@@ -362,9 +415,10 @@ def measure_scaling(program: ProgramCopy, counts: Sequence[int], repeats: int) -
     results = {}
     for count in counts:
         name = f"bench-prod-{count}-tenants"
-        program.stack(name, "prod", {"fluxion": {"tenants": generated_tenants(count)}})
+        scratch = program.stack(name, "prod", {"fluxion": {"tenants": generated_tenants(count)}}, render=False)
         log(f"prod with {count} tenants: cold previews")
         results[count] = repeat(repeats, lambda name=name: preview(program, name))
+        scratch.remove()
         series = results[count]
         log(f"  {series.median_s:.2f}s, {series.peak_rss_mib:.0f} MiB, {series.resources} resources")
     return results
@@ -461,7 +515,28 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def report(results: Results, plot_name: str) -> str:
+def side_by_side_goals(out: Path) -> list[str]:
+    """The goals of issue 20 as bench/deploy.py's last report states them (`make bench` runs it first), with
+    where its figures and bench/profile.py's are."""
+    comparison = out / "benchmarks-comparison.md"
+    if not comparison.exists():
+        return ["", "Side by side with Helm and Helmfile (issue 20): not run yet (`python -m bench.deploy`)."]
+    text = comparison.read_text()
+    run = next((line for line in text.splitlines() if line.startswith("- Run:")), "- Run: unknown")
+    goals = text.split("\n## Goals\n", 1)[-1].split("\n## ", 1)[0].strip().splitlines()
+    return [
+        "",
+        "## Side by side with Helm and Helmfile (issue 20)",
+        "",
+        f"From [benchmarks-comparison.md](benchmarks-comparison.md) (bench/deploy.py, {run.removeprefix('- Run: ')}),",
+        "where every tool's deploy steps are measured on one cluster; where the time and CPU go, and what was cut:",
+        "[benchmarks-profile.md](benchmarks-profile.md) (bench/profile.py).",
+        "",
+        *goals,
+    ]
+
+
+def report(results: Results, plot_name: str, out: Path = DOCS) -> str:
     floor, engine = results.floor, results.engine
     prod_warm = results.stacks["prod"][1].median_s if "prod" in results.stacks else None
     budget = FLOOR_FACTOR * floor.total_s + engine.median_s
@@ -500,6 +575,7 @@ def report(results: Results, plot_name: str) -> str:
     unit = results.tiers.get("unit tier (pytest -m unit)")
     if unit is not None:
         lines.append(f"| unit tier < {MAX_UNIT_TIER_S:g} s | {unit:.1f} s | {verdict(unit < MAX_UNIT_TIER_S)} |")
+    lines += side_by_side_goals(out)
 
     lines += [
         "",
@@ -519,8 +595,9 @@ def report(results: Results, plot_name: str) -> str:
     lines += [
         "## Previews of the committed stacks",
         "",
-        "`pulumi preview` of each stack rendering to a directory (no cluster), with the Bitnami chart's test",
-        "double. Cold: a fresh stack that was never deployed. Warm: the same stack after an `up`. Peak memory is",
+        "`pulumi preview` of each stack against the `bench` local cluster (a real API server, kwok nodes), with the",
+        "Bitnami chart's test double. Cold: a fresh stack that was never deployed. Warm: the same stack after an",
+        "`up` to that cluster. Peak memory is",
         "the summed RSS of the pulumi process tree (engine, language host, program, provider plugins).",
         f"The engine's fixed start-up cost, `pulumi preview` of an empty Python program on the same toolchain: "
         f"**{engine.median_s:.2f} s** [{engine.spread}], {engine.peak_rss_mib:.0f} MiB.",
@@ -558,7 +635,9 @@ def report(results: Results, plot_name: str) -> str:
         lines += [
             "## Scaling with FluxionDB tenants (prod)",
             "",
-            "The prod stack with its tenants replaced by N generated ones (alternating 1Gi and 8Gi), cold previews.",
+            "The prod stack with N generated tenants (alternating 1Gi and 8Gi) in the program, cold previews against",
+            "the bench cluster (the committed stacks deploy no tenant: tenants have stacks of their own; this is the",
+            "platform stack's cost per tenant if it held them).",
             "The Helm floor for N tenants is the non-tenant charts' total plus N x the median render of one",
             f"fluxiondb release ({floor.fluxion_tenant_s * 1000:.0f} ms).",
             "",
@@ -650,10 +729,18 @@ def main() -> None:
         log(f"plugins-only preview {plugins.median_s:.2f}s")
         program_under_mocks = measure_program_under_mocks(args.repeats)
         log(f"prod program under mocks {program_under_mocks:.2f}s")
-        (scratch / "program").mkdir()
-        program = ProgramCopy(scratch / "program")
-        stacks = measure_stacks(program, args.stacks, args.repeats)
-        scaling = measure_scaling(program, sorted(args.tenants), args.repeats)
+        from bench.deploy import Cluster, bench_cluster  # bench.deploy imports this module
+
+        # Previews against a real API server: in render mode the provider (4.25) cannot tell whether a custom
+        # resource (PrometheusRule, Certificate) is namespaced and fails staging's and prod's (upstream
+        # pulumi-kubernetes#4394, fixed in a version the Go proxy here does not serve); and a pull request's
+        # preview talks to a cluster too.
+        with bench_cluster() as kubeconfig:
+            (scratch / "program").mkdir()
+            program = ProgramCopy(scratch / "program", extra_env={"KUBECONFIG": str(kubeconfig)})
+            cluster = Cluster(kubeconfig)
+            stacks = measure_stacks(program, args.stacks, args.repeats, cluster)
+            scaling = measure_scaling(program, sorted(args.tenants), args.repeats)
     tiers: dict[str, float | None] = {}
     if not args.skip_tests:
         python = str(REPO_ROOT / ".venv" / "bin" / "python")
@@ -667,7 +754,7 @@ def main() -> None:
         started, args.repeats, load_before, floor, engine, plugins, program_under_mocks, stacks, scaling, tiers, load()
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "benchmarks.md").write_text(report(results, "benchmarks.png"))
+    (args.out / "benchmarks.md").write_text(report(results, "benchmarks.png", args.out))
     if len(scaling) >= 2:
         plot(results, args.out / "benchmarks.png")
     log(f"wrote {args.out / 'benchmarks.md'} and {args.out / 'benchmarks.png'}")
