@@ -731,10 +731,10 @@ def main() -> None:
         log(f"prod program under mocks {program_under_mocks:.2f}s")
         from bench.deploy import Cluster, bench_cluster  # bench.deploy imports this module
 
-        # Previews against a real API server: in render mode the provider (4.25) cannot tell whether a custom
-        # resource (PrometheusRule, Certificate) is namespaced and fails staging's and prod's (upstream
-        # pulumi-kubernetes#4394, fixed in a version the Go proxy here does not serve); and a pull request's
-        # preview talks to a cluster too.
+        # Previews against a real API server: without one, render mode fails staging's and prod's, because the
+        # provider (4.25) asks a cluster's discovery API whether a custom resource (PrometheusRule, Certificate)
+        # is namespaced (pulumi-kubernetes#4394; the engine tier gives it the test cluster for that); and a pull
+        # request's preview talks to a cluster too.
         with bench_cluster() as kubeconfig:
             (scratch / "program").mkdir()
             program = ProgramCopy(scratch / "program", extra_env={"KUBECONFIG": str(kubeconfig)})
