@@ -89,6 +89,7 @@ def process_kind(process: psutil.Process) -> str:
     for marker, kind in (
         ("pulumi-resource-kubernetes", "kubernetes provider"),
         ("pulumi-resource-pulumi-python", "dynamic provider (StorageGuard)"),
+        ("pulumi.dynamic", "dynamic provider (StorageGuard)"),  # the python the wrapper script starts
         ("pulumi-resource-random", "random provider"),
         ("pulumi-language-python-exec", "our Python program"),
         ("pulumi-language-python", "language host"),

@@ -35,6 +35,7 @@ class FakeProcess:
             "our Python program",
         ),
         (["/repo/.tools/bin/pulumi-resource-pulumi-python", "127.0.0.1:2"], "dynamic provider (StorageGuard)"),
+        ([".venv/bin/python", "-u", "-m", "pulumi.dynamic", "127.0.0.1:2"], "dynamic provider (StorageGuard)"),
         (["/repo/.tools/bin/pulumi-language-python", "127.0.0.1:3"], "language host"),
         ([".venv/bin/python", "-m", "pip", "--version"], "other"),
     ],
