@@ -382,13 +382,19 @@ def preview(program: ProgramCopy, stack: str) -> Run:
 def measure_stacks(
     program: ProgramCopy, stacks: Sequence[str], repeats: int, cluster: Any
 ) -> dict[str, tuple[Series, Series]]:
-    """(cold, warm) preview series per committed stack, each on a fresh copy of its stack file, deployed to the
-    bench cluster between the two and removed (with the namespaces it made) before the next stack."""
+    """(cold, warm) preview series per committed stack, each on a fresh copy of its stack file (staging and prod
+    scaled down), deployed to the bench cluster between the two and removed (with the namespaces it made) before
+    the next stack."""
+    from bench.deploy import scaled_down_prod  # bench.deploy imports this module
+
     results = {}
     for stack in stacks:
         name = f"bench-{stack}"
         before = set(cluster.namespaces())
-        scratch = program.stack(name, stack, render=False)
+        # Staging and prod scaled down as the cluster tier's prod-shaped stack is, so two kwok nodes hold them
+        # (their storage class, node types and hard anti-affinity are a real cluster's); dev as committed.
+        overrides = scaled_down_prod(stack) if stack != "dev" else None
+        scratch = program.stack(name, stack, overrides, render=False)
         log(f"{stack}: cold previews")
         cold = repeat(repeats, lambda name=name: preview(program, name))
         log(f"{stack}: up (to the bench cluster)")
@@ -730,7 +736,9 @@ def main() -> None:
         log(f"plugins-only preview {plugins.median_s:.2f}s")
         program_under_mocks = measure_program_under_mocks(args.repeats)
         log(f"prod program under mocks {program_under_mocks:.2f}s")
-        from bench.deploy import Cluster, bench_cluster  # bench.deploy imports this module
+        from bench.deploy import Cluster, bench_cluster, stop_on_sigterm  # bench.deploy imports this module
+
+        stop_on_sigterm()  # so the bench cluster stops whatever ends the run
 
         # Previews against a real API server: without one, render mode fails staging's and prod's, because the
         # provider (4.25) asks a cluster's discovery API whether a custom resource (PrometheusRule, Certificate)
