@@ -634,7 +634,7 @@ def report(results: Results, plot_name: str, out: Path = DOCS) -> str:
         lines.append(f"| warm prod preview | {prod_warm:.2f} s |")
     lines.append("")
 
-    if results.scaling:
+    if len(results.scaling) >= 2:  # a slope needs two tenant counts
         points = sorted((n, s.median_s) for n, s in results.scaling.items())
         slope, intercept, r2 = fit(points)
         memory = fit(sorted((n, s.peak_rss_mib) for n, s in results.scaling.items()))
