@@ -85,6 +85,25 @@ def dead_local_lock_holder(message: str, hostname: str | None = None) -> bool:
     return True
 
 
+# What the CLI says when a stack's state cannot be read (a torn file of the DIY backend, below).
+UNREADABLE_CHECKPOINT = "failed to load checkpoint"
+
+
+def repair_torn_attributes(backend_url: str | None, stack_name: str) -> bool:
+    """Remove the empty attributes file a SIGKILL can leave beside a stack's state on a file:// backend, and say
+    whether it did. The backend writes the state itself atomically but its `.attrs` sidecar (content type, MD5) in
+    place: a worker killed in between leaves it empty, and every later command fails with "failed to load
+    checkpoint: EOF" although the state is whole. Without the sidecar the backend reads the state as it is."""
+    if not backend_url or not backend_url.startswith("file://"):
+        return False
+    stacks = Path(backend_url.removeprefix("file://")).expanduser() / ".pulumi" / "stacks" / TENANT_PROJECT
+    attributes = stacks / f"{stack_name}.json.attrs"
+    if attributes.is_file() and attributes.stat().st_size == 0 and (stacks / f"{stack_name}.json").is_file():
+        attributes.unlink()
+        return True
+    return False
+
+
 @dataclass(frozen=True)
 class AutomationEngine:
     """Tenant stacks next to platform stack `platform_stack` (its short name, e.g. dev), referenced as
@@ -163,7 +182,20 @@ class AutomationEngine:
                 raise EngineError(f"pulumi up -s {stack.name} failed:\n{cli_errors(error)}") from None
 
     def apply(self, tenant: TenantConfig, api_key: str | None, log: Callable[[str], Any]) -> dict[str, Any]:
-        stack = self._stack(self.stack_name(tenant.id), create=True)
+        name = self.stack_name(tenant.id)
+        try:
+            return self._apply(name, tenant, api_key, log)
+        except (automation.CommandError, EngineError) as error:
+            backend = self.env.get("PULUMI_BACKEND_URL") or os.environ.get("PULUMI_BACKEND_URL")
+            if UNREADABLE_CHECKPOINT not in str(error) or not repair_torn_attributes(backend, name):
+                raise
+            warning = f"{name}: removed the empty state attributes file a killed pulumi process left; retrying"
+            log(warning)
+            logger.warning(warning)
+            return self._apply(name, tenant, api_key, log)
+
+    def _apply(self, name: str, tenant: TenantConfig, api_key: str | None, log: Callable[[str], Any]) -> dict[str, Any]:
+        stack = self._stack(name, create=True)
         assert stack is not None
         self._configure(stack, tenant, api_key)
         result = self._up(stack, log)

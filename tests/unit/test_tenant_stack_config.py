@@ -15,7 +15,7 @@ from platform_config.fluxion import (
     load_tenant_stack_config,
     tenant_stack_name,
 )
-from tenants.engine import dead_local_lock_holder
+from tenants.engine import dead_local_lock_holder, repair_torn_attributes
 from tenants.migrate import tenant_urns
 from tests.unit.test_nexus_database import data_tier
 from tooling.stacks import STACKS, run_stack, stack_config
@@ -127,3 +127,24 @@ def test_the_buckets_keys_reach_tenant_stacks_only_as_a_secret_output():
 
 def test_without_the_buckets_keys_the_platform_exports_no_credentials_for_tenants():
     assert "fluxionTenantBackupCredentials" not in run_stack("prod").outputs
+
+
+def _state(tmp_path, attributes: str):
+    stacks = tmp_path / ".pulumi" / "stacks" / "fluxion-tenant"
+    stacks.mkdir(parents=True)
+    (stacks / "tenants-dev-acme.json").write_text('{"version": 3}')
+    (stacks / "tenants-dev-acme.json.attrs").write_text(attributes)
+    return stacks / "tenants-dev-acme.json.attrs"
+
+
+def test_an_empty_state_attributes_file_a_kill_left_is_removed_so_the_stack_reads_again(tmp_path):
+    attributes = _state(tmp_path, "")
+    assert repair_torn_attributes(f"file://{tmp_path}", "tenants-dev-acme") is True
+    assert not attributes.exists()
+
+
+def test_a_whole_attributes_file_or_another_backend_is_left_alone(tmp_path):
+    attributes = _state(tmp_path, '{"user.content-type": "application/json"}')
+    assert repair_torn_attributes(f"file://{tmp_path}", "tenants-dev-acme") is False
+    assert repair_torn_attributes("https://api.pulumi.com", "tenants-dev-acme") is False
+    assert attributes.exists()
