@@ -393,8 +393,7 @@ def _per_namespace(
 
     tenant_id = tenants.tenant_of(args.component or "") if args.command == "backup-now" else None
     if tenant_id is not None:
-        if not tier.backup.enabled or tier.backup.bucket is None:
-            raise tenants.not_backed_up(args.stack)
+        tenants.require_backed_up(args.stack, tier.backup)
         # The tenant's namespace holds its CronJob (named after the namespace) and its copy of the bucket's keys.
         tenant_namespace = tenants.namespace(tenant_id)
         ctx = Context(args.stack, tier, kube_factory(tenant_namespace), out, confirm)

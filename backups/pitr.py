@@ -92,8 +92,8 @@ def restore_job(
     restore = copy.deepcopy(containers[BASE_BACKUP])
     restore["name"] = "restore"
     restore["command"] = ["bash", RESTORE_SCRIPT]
-    env = [e for e in restore.get("env", []) if not _REMOTE.match(e["name"]) and e["name"] != "TARGET_TIME"]
-    env = [e for e in env if e["name"] != "PGBACKREST_REPO"]
+    set_here = ("TARGET_TIME", "PGBACKREST_REPO")
+    env = [e for e in restore.get("env", []) if not _REMOTE.match(e["name"]) and e["name"] not in set_here]
     if source is not None:
         env.append({"name": "PGBACKREST_REPO", "value": str(REPOSITORIES[source])})
     restore["env"] = [*env, {"name": "TARGET_TIME", "value": pgbackrest_target(target)}]

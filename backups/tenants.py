@@ -36,9 +36,10 @@ def tenant_of(component: str) -> str | None:
     return component.removeprefix(PREFIX) if component.startswith(PREFIX) and len(component) > len(PREFIX) else None
 
 
-def not_backed_up(stack: str) -> LookupError:
-    """Tenants are backed up only to a bucket (components/fluxion_tenant.py tenant_backup)."""
-    return LookupError(f"stack {stack} ships no backups to a bucket: its FluxionDB tenants are not backed up")
+def require_backed_up(stack: str, backup: BackupConfig) -> None:
+    """Tenants are backed up only to a bucket (components/fluxion_tenant.py tenant_backup): else LookupError."""
+    if not backup.enabled or backup.bucket is None:
+        raise LookupError(f"stack {stack} ships no backups to a bucket: its FluxionDB tenants are not backed up")
 
 
 def namespace(tenant_id: str) -> str:
@@ -186,8 +187,7 @@ def cli_command(
     tenant_ids = [tenant_of(t) for t in targets]
     if args.command not in ("list", "restore") or not all(tenant_ids):
         return None
-    if not backup.enabled or backup.bucket is None:
-        raise not_backed_up(args.stack)
+    require_backed_up(args.stack, backup)
     source = getattr(args, "source", None) or "bucket"
     if source not in DESTINATIONS:
         raise ValueError(f"--source {source}: FluxionDB tenants are backed up to buckets only (bucket or offsite)")

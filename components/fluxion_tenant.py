@@ -51,6 +51,7 @@ from .backups import (
     BACKUP_OF_LABEL,
     BACKUP_RESOURCES,
     BACKUP_SCRIPTS_DIR,
+    DESTINATIONS,
     HARDENED_CONTAINER,
     UPLOADER_IMAGE,
     backup_cronjob,
@@ -97,9 +98,10 @@ class TenantBackup:
     offsite_secret_access_key: pulumi.Input[str] | None = None
 
     def destinations(self) -> list[tuple[str, BucketConfig, str]]:
-        """(rclone remote, bucket, the namespace's Secret of its keys) of each bucket a backup goes to."""
-        offsite = [("OFFSITE", self.offsite, OFFSITE_SECRET)] if self.offsite is not None else []
-        return [("BUCKET", self.bucket, BUCKET_SECRET), *offsite]
+        """(rclone remote, bucket, the namespace's Secret of its keys) of each bucket a backup goes to, named as
+        the data tier's (components/backups.py DESTINATIONS)."""
+        buckets = {"bucket": self.bucket, "offsite": self.offsite}
+        return [(key.upper(), buckets[key], secret) for key, secret in DESTINATIONS.items() if buckets[key]]
 
     def keys(self) -> dict[str, tuple[pulumi.Input[str], pulumi.Input[str]] | None]:
         """Each destination's Secret name -> its (access key id, secret access key), None while not set."""
